@@ -1,0 +1,282 @@
+"""Per-test cost of each database isolation strategy, measured side by side in one run.
+
+    uv run python benchmarks/isolation_overhead.py [--sizes 200 1000] [--workers 1 2]
+
+Renders the template into a temporary project, generates N identical small database
+tests per variant (insert a row, read it back), runs each with pytest against the
+same PostgreSQL server (IT_POSTGRES_URL, or ../shared/native-services/up), and
+prints a table. The anchor for "a fresh database per test" is pytest-postgresql's
+per-test `postgresql` fixture (noproc mode, template cloning), run the same way.
+
+Fixed costs (interpreter start, collection, xdist start, template database) are
+cancelled by measuring two sizes: the cost per test is the slope between them. The
+cheap variants differ by fractions of a millisecond per test, so they are run
+`--repeat` times, interleaved, and the fastest run of each counts (the least
+disturbed by whatever else the machine did).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+
+from generated_suite import clean_environment, uv_executable  # noqa: E402
+from machine_services import native_service_urls  # noqa: E402
+from rendering import render  # noqa: E402
+
+BENCH_SCHEMA = """
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class BenchBase(DeclarativeBase):
+    pass
+
+
+class BenchItem(BenchBase):
+    __tablename__ = "bench_items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int]
+
+
+def schema_metadata() -> list[MetaData]:
+    return [BenchBase.metadata]
+
+
+ALEMBIC_INI = None
+"""
+
+SQL_INSERT = "INSERT INTO bench_items (value) VALUES (:value)"
+SQL_COUNT = "SELECT count(*) FROM bench_items WHERE value = :value"
+
+STRATEGY_TESTS = """
+import os
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+pytestmark = pytest.mark.isolation("{strategy}")
+
+
+@pytest.mark.parametrize("value", range(int(os.environ["BENCH_N"])))
+def test_item(db_session: Session, value: int) -> None:
+    db_session.execute(text("{insert}"), {{"value": value}})
+    db_session.commit()
+    assert db_session.execute(text("{count}"), {{"value": value}}).scalar_one() == 1
+"""
+
+NO_ISOLATION_TESTS = """
+import os
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+
+@pytest.mark.parametrize("value", range(int(os.environ["BENCH_N"])))
+def test_item(postgres_engine: Engine, value: int) -> None:
+    with Session(postgres_engine) as db_session:
+        db_session.execute(text("{insert}"), {{"value": value}})
+        db_session.commit()
+        assert db_session.execute(text("{count}"), {{"value": value}}).scalar_one() >= 1
+"""
+
+PYTEST_POSTGRESQL_CONFTEST = """
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pytest_postgresql import factories
+
+url = urlsplit(os.environ["IT_POSTGRES_URL"])
+postgresql_noproc = factories.postgresql_noproc(
+    host=url.hostname, port=url.port, user=url.username, password=url.password or None,
+    dbname="bench_pytest_postgresql", load=[Path(__file__).with_name("schema.sql")],
+)
+postgresql = factories.postgresql("postgresql_noproc")
+"""
+
+PYTEST_POSTGRESQL_TESTS = """
+import os
+
+import pytest
+
+
+@pytest.mark.parametrize("value", range(int(os.environ["BENCH_N"])))
+def test_item(postgresql, value: int) -> None:
+    with postgresql.cursor() as cursor:
+        cursor.execute("INSERT INTO bench_items (value) VALUES (%s)", [value])
+        postgresql.commit()
+        cursor.execute("SELECT count(*) FROM bench_items WHERE value = %s", [value])
+        assert cursor.fetchone()[0] == 1
+"""
+
+VARIANTS = ("none", "rollback", "truncate", "fresh", "pytest-postgresql")
+CHEAP_VARIANTS = ("none", "rollback", "truncate")
+
+
+@dataclass
+class Measurement:
+    variant: str
+    workers: int
+    seconds: dict[int, float]
+
+    def per_test_ms(self) -> float:
+        small, large = min(self.seconds), max(self.seconds)
+        return (self.seconds[large] - self.seconds[small]) / (large - small) * 1000
+
+
+def build_project(root: Path) -> tuple[Path, Path]:
+    project = render(root / "bench", project_name="bench", include_samples=False)
+    suite = project / "tests" / "integration"
+    (suite / "schema.py").write_text(BENCH_SCHEMA)
+    bench = suite / "bench"
+    bench.mkdir()
+    (bench / "__init__.py").write_text("")
+    count = SQL_COUNT
+    (bench / "test_none.py").write_text(NO_ISOLATION_TESTS.format(insert=SQL_INSERT, count=count))
+    for strategy in ("rollback", "truncate", "fresh"):
+        (bench / f"test_{strategy}.py").write_text(
+            STRATEGY_TESTS.format(strategy=strategy, insert=SQL_INSERT, count=count)
+        )
+    anchor = project / "anchor"
+    anchor.mkdir()
+    (anchor / "conftest.py").write_text(PYTEST_POSTGRESQL_CONFTEST)
+    (anchor / "test_pytest_postgresql.py").write_text(PYTEST_POSTGRESQL_TESTS)
+    (anchor / "schema.sql").write_text(
+        "CREATE TABLE bench_items (id serial PRIMARY KEY, value int NOT NULL);\n"
+    )
+    venv = root / "venv"
+    uv = uv_executable()
+    subprocess.run([uv, "venv", "-q", str(venv)], check=True)
+    requirements = suite / "requirements.txt"
+    subprocess.run(
+        [uv, "pip", "install", "-q", "--python", str(venv), "-r", str(requirements),
+         "pytest-postgresql"],
+        check=True,
+    )  # fmt: skip
+    return project, venv / "bin" / "python"
+
+
+def run_once(project: Path, python: Path, variant: str, size: int, workers: int) -> float:
+    target = (
+        "anchor/test_pytest_postgresql.py"
+        if variant == "pytest-postgresql"
+        else f"tests/integration/bench/test_{variant}.py"
+    )
+    env = clean_environment(**native_service_urls(), BENCH_N=str(size))
+    command = [str(python), "-m", "pytest", target, "-q", "-p", "no:cacheprovider",
+               "-p", "no:randomly", "-n", str(workers)]  # fmt: skip
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0 or f"{size} passed" not in result.stdout:
+        raise SystemExit(
+            f"{variant} N={size} -n {workers} failed:\n"
+            f"{result.stdout[-3000:]}{result.stderr[-3000:]}"
+        )
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs=2, default=[200, 1000])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each cheap variant")
+    args = parser.parse_args()
+    results: dict[tuple[str, int], Measurement] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        project, python = build_project(Path(scratch))
+        for workers in args.workers:
+            for repetition in range(args.repeat):
+                for variant in args.variants:
+                    if repetition and variant not in CHEAP_VARIANTS:
+                        continue
+                    seconds = {
+                        size: run_once(project, python, variant, size, workers)
+                        for size in args.sizes
+                    }
+                    measured = results.setdefault(
+                        (variant, workers), Measurement(variant, workers, seconds)
+                    )
+                    for size, value in seconds.items():
+                        measured.seconds[size] = min(measured.seconds[size], value)
+    print_table(list(results.values()), args.sizes)
+    print_cleanup_table(native_service_urls()["IT_POSTGRES_URL"])
+
+
+def print_table(results: list[Measurement], sizes: list[int]) -> None:
+    small, large = sizes
+    baseline = {m.workers: m.per_test_ms() for m in results if m.variant == "none"}
+    rollback = {m.workers: m.per_test_ms() for m in results if m.variant == "rollback"}
+    wall_1 = {m.variant: m.seconds[large] for m in results if m.workers == 1}
+    header = (
+        f"| variant | -n | N={small} s | N={large} s | ms/test | overhead vs none ms/test "
+        f"| / rollback | N={large}: -n 1 / -n | "
+    )
+    print(header)
+    print("|" + "---|" * 8)
+    for m in results:
+        per_test = m.per_test_ms()
+        overhead = per_test - baseline.get(m.workers, float("nan"))
+        times_rollback = per_test / rollback.get(m.workers, float("nan"))
+        speedup = wall_1.get(m.variant, float("nan")) / m.seconds[large]
+        print(
+            f"| {m.variant} | {m.workers} | {m.seconds[small]:.2f} | {m.seconds[large]:.2f} "
+            f"| {per_test:.2f} | {overhead:+.2f} | {times_rollback:.1f} | {speedup:.2f} |"
+        )
+    print(f"\nmachine: {os.cpu_count()} cores; server: {native_service_urls()['IT_POSTGRES_URL']}")
+
+
+if __name__ == "__main__":
+    main()
+
+
+def cleanup_cost_ms(conn: psycopg.Connection, tables: list[str], statement: str) -> float:
+    """Mean time of `statement` after a test-sized write (3 rows per table)."""
+    rounds = 200
+    elapsed = 0.0
+    for _ in range(rounds):
+        for table in tables:
+            conn.execute(f"INSERT INTO {table} (value) VALUES (1), (2), (3)")
+        started = time.perf_counter()
+        conn.execute(statement)
+        elapsed += time.perf_counter() - started
+    return elapsed / rounds * 1000
+
+
+def print_cleanup_table(url: str) -> None:
+    """Why the truncate strategy empties tables with DELETE: measured, not assumed."""
+    scratch = "test_bench_cleanup"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {scratch}")
+        admin.execute(f"CREATE DATABASE {scratch}")
+    try:
+        target = url.rsplit("/", 1)[0] + f"/{scratch}"
+        print("\n| tables | DELETE ms | TRUNCATE ms | TRUNCATE / DELETE |\n|---|---|---|---|")
+        with psycopg.connect(target, autocommit=True) as conn:
+            for count in (1, 5, 20):
+                tables = [f"t{count}_{n}" for n in range(count)]
+                for table in tables:
+                    conn.execute(f"CREATE TABLE {table} (id serial PRIMARY KEY, value int)")
+                delete = cleanup_cost_ms(
+                    conn, tables, "; ".join(f"DELETE FROM {t}" for t in tables)
+                )
+                truncate = cleanup_cost_ms(conn, tables, f"TRUNCATE {', '.join(tables)}")
+                print(f"| {count} | {delete:.2f} | {truncate:.2f} | {truncate / delete:.1f} |")
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)")

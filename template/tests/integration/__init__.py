@@ -1,0 +1,1 @@
+"""Integration tests: real PostgreSQL, Redis, RabbitMQ and HTTP servers, never mocks."""

@@ -1,0 +1,1 @@
+"""PostgreSQL: the service, per-worker databases, isolation strategies and fixtures."""

@@ -1,0 +1,1 @@
+"""RabbitMQ: the service, and exchanges/queues named uniquely per test."""

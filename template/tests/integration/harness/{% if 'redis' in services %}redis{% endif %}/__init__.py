@@ -1,0 +1,1 @@
+"""Redis: the service, and clients isolated per test by a key namespace."""

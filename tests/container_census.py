@@ -1,0 +1,52 @@
+"""Watch Docker while a generated suite runs: how many containers of each image exist."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from types import TracebackType
+
+import docker
+
+
+class ContainerCensus:
+    """Polls the engine in a thread; `peak[image]` is the most containers seen at once."""
+
+    def __init__(self, images: list[str], interval: float = 0.2) -> None:
+        self.images = images
+        self.interval = interval
+        self.peak: Counter[str] = Counter()
+        self._client = docker.from_env()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def count(self) -> Counter[str]:
+        """Containers per watched image right now, running or not."""
+        counts: Counter[str] = Counter()
+        for container in self._client.containers.list(all=True, ignore_removed=True):
+            image = container.attrs["Config"]["Image"]
+            if image in self.images:
+                counts[image] += 1
+        return counts
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            for image, count in self.count().items():
+                self.peak[image] = max(self.peak[image], count)
+
+    def __enter__(self) -> ContainerCensus:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def networks(self, name_part: str) -> list[str]:
+        names = (network.name or "" for network in self._client.networks.list())
+        return [name for name in names if name_part in name]

@@ -1,0 +1,184 @@
+"""Isolation beyond the samples: leak detection, Alembic as the schema source, seed
+rows, and the template database kept and reused across runs by fingerprint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from generated_suite import clean_environment, run_suite
+from rendering import commit_all, render
+from server_state import drop_postgres_databases, postgres_databases
+
+LEAKING_TEST = """
+from sqlalchemy import Engine, text
+
+
+def test_leaks_a_row(db_engine: Engine) -> None:
+    # Commits on a connection of its own: the rollback isolation cannot undo it.
+    with db_engine.begin() as connection:
+        connection.execute(text("INSERT INTO sample_users (email) VALUES ('leak@e.test')"))
+"""
+
+ALEMBIC_ENV = """
+from alembic import context
+from sqlalchemy import create_engine
+
+config = context.config
+engine = create_engine(config.get_main_option("sqlalchemy.url"))
+with engine.begin() as connection:
+    context.configure(connection=connection)
+    with context.begin_transaction():
+        context.run_migrations()
+"""
+
+FIRST_MIGRATION = '''
+"""sample tables, from the sample models"""
+from alembic import op
+
+from tests.integration.samples.models import SampleBase
+
+revision = "0001"
+down_revision = None
+
+
+def upgrade() -> None:
+    SampleBase.metadata.create_all(op.get_bind())
+'''
+
+SEED_MIGRATION = '''
+"""a seeded lookup table"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+
+
+def upgrade() -> None:
+    countries = op.create_table(
+        "countries", sa.Column("code", sa.String(2), primary_key=True)
+    )
+    op.bulk_insert(countries, [{"code": "NL"}, {"code": "JP"}])
+'''
+
+SEED_TESTS = """
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+
+def _countries(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT count(*) FROM countries")).scalar_one()
+
+
+@pytest.mark.isolation("truncate")
+def test_seed_rows_are_there_under_truncate(db_engine: Engine) -> None:
+    assert _countries(db_engine) == 2
+    with db_engine.begin() as connection:
+        connection.execute(text("DELETE FROM countries"))
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_seed_rows_survive_earlier_truncate_tests(db_session: Session, attempt: int) -> None:
+    count = db_session.execute(text("SELECT count(*) FROM countries")).scalar_one()
+    assert count == 2
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, native_urls: dict[str, str]) -> Path:
+    # The tests below count the `test_shop_` databases: start from none, even when a run
+    # of these tests was killed on this server before it could clean up.
+    drop_postgres_databases(native_urls["IT_POSTGRES_URL"], "test_shop_")
+    return render(tmp_path / "shop", services=["postgres"])
+
+
+def test_leak_check_names_the_test_and_the_table(
+    project: Path, suite_python: Path, native_urls: dict[str, str]
+) -> None:
+    (project / "tests/integration/test_leaky.py").write_text(LEAKING_TEST)
+    env = clean_environment(IT_POSTGRES_URL=native_urls["IT_POSTGRES_URL"])
+    pytest_command = [str(suite_python), "-m", "pytest"]
+    result = run_suite(project, pytest_command, "--it-check-leaks", "-n", "2", env=env)
+    assert result.returncode == 1, result.summary()
+    assert result.failed == ["tests.integration.test_leaky::test_leaks_a_row"]
+    assert 'left rows behind under rollback isolation: "public"."sample_users" (1 rows)' in (
+        result.output
+    )
+    # The leak was cleaned up: every other test, truncate ones included, still passed.
+    assert len(result.passed) >= 20
+
+    unchecked = run_suite(project, pytest_command, "-n", "2", env=env)
+    assert "tests.integration.test_leaky::test_leaks_a_row" in unchecked.passed
+
+
+def test_alembic_migrations_build_the_template_and_seed_rows_survive_truncate(
+    project: Path, suite_python: Path, native_urls: dict[str, str]
+) -> None:
+    migrations = project / "migrations"
+    (migrations / "versions").mkdir(parents=True)
+    (migrations / "env.py").write_text(ALEMBIC_ENV)
+    (migrations / "versions" / "0001_sample.py").write_text(FIRST_MIGRATION)
+    (migrations / "versions" / "0002_seed.py").write_text(SEED_MIGRATION)
+    (project / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n")
+    (project / "tests/__init__.py").write_text("")  # migrations import tests.integration
+    schema = project / "tests/integration/schema.py"
+    schema.write_text(
+        schema.read_text().replace(
+            "ALEMBIC_INI: Path | None = None",
+            'ALEMBIC_INI: Path | None = Path(__file__).resolve().parents[2] / "alembic.ini"',
+        )
+    )
+    (project / "tests/integration/test_seeds.py").write_text(SEED_TESTS)
+    url = native_urls["IT_POSTGRES_URL"]
+    env = clean_environment(IT_POSTGRES_URL=url, PYTHONPATH=str(project))
+    result = run_suite(project, [str(suite_python), "-m", "pytest"], "-n", "2", env=env)
+    result.assert_all_passed(at_least=24)
+    assert "postgres: built test_shop_tpl_" in result.output
+    assert postgres_databases(url, "test_shop_") == set()
+
+
+def test_kept_template_is_reused_until_the_schema_changes(
+    project: Path, suite_python: Path, native_urls: dict[str, str]
+) -> None:
+    url = native_urls["IT_POSTGRES_URL"]
+    env = clean_environment(IT_POSTGRES_URL=url, IT_KEEP="1")
+    pytest_command = [str(suite_python), "-m", "pytest", "-m", "postgres"]
+    try:
+        first = run_suite(project, pytest_command, env=env)
+        first.assert_all_passed(at_least=15)
+        [template] = postgres_databases(url, "test_shop_tpl_")
+        assert f"postgres: built {template}" in first.output
+
+        second = run_suite(project, pytest_command, env=env)
+        second.assert_all_passed(at_least=15)
+        assert f"postgres: reused {template} from an earlier run" in second.output
+
+        # A new column changes the fingerprint: a new template is built.
+        models = project / "tests/integration/samples/models.py"
+        models.write_text(
+            models.read_text().replace(
+                "    note: Mapped[str | None]\n",
+                "    note: Mapped[str | None]\n    currency: Mapped[str | None]\n",
+            )
+        )
+        commit_all(project, "a new column")
+        third = run_suite(project, pytest_command, env=env)
+        third.assert_all_passed(at_least=15)
+        templates = postgres_databases(url, "test_shop_tpl_")
+        assert len(templates) == 2
+        [new] = templates - {template}
+        assert f"postgres: built {new}" in third.output
+    finally:
+        drop_postgres_databases(url, "test_shop_")
+
+
+def test_without_keep_the_template_is_dropped_at_the_end(
+    project: Path, suite_python: Path, native_urls: dict[str, str]
+) -> None:
+    url = native_urls["IT_POSTGRES_URL"]
+    env = clean_environment(IT_POSTGRES_URL=url)
+    run_suite(project, [str(suite_python), "-m", "pytest"], env=env).assert_all_passed(15)
+    assert postgres_databases(url, "test_shop_") == set()

@@ -1,0 +1,73 @@
+"""Generated code is code users own: ruff (broad rule set), ruff format, mypy --strict."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rendering import ALL_SERVICES, render
+
+# Everything ruff has, minus rules that are a matter of house style rather than
+# quality, or that cannot hold for this tree:
+RUFF_IGNORED = [
+    "D",  # docstrings on every function: the generated code documents what is not obvious
+    "CPY",  # copyright headers belong to the user's project
+    "TD",  # to-do formatting
+    "FIX",  # to-do presence
+    "COM812",  # conflicts with ruff format
+    "ISC001",  # conflicts with ruff format
+    "S101",  # assert is how pytest tests check things
+    "PLR2004",  # literal values in assertions are the point of a test
+    "FBT",  # boolean parameters (pytest options, dataclass fields)
+    "EM101",  # message literals in raise: messages here are written for the reader
+    "EM102",
+    "TRY003",
+    "ANN401",  # Any where pytest and docker give untyped objects
+    "PLC0415",  # imports inside functions keep optional dependencies lazy
+    "TID252",  # relative imports: the package is `integration` or `tests.integration`
+    "TC",  # typing-only imports: annotations are not evaluated (PEP 563)
+]
+
+ANSWER_SETS: list[dict[str, Any]] = [
+    {"services": ALL_SERVICES, "async_tests": True},
+    {"services": ALL_SERVICES, "async_tests": False},
+    {"services": ["postgres"], "include_samples": False},
+    {"services": []},
+]
+
+
+def tool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
+
+
+@pytest.fixture(
+    scope="module", params=ANSWER_SETS, ids=lambda answers: str(sorted(answers.items()))
+)
+def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render(tmp_path_factory.mktemp("quality") / "shop", **request.param)
+
+
+def test_ruff_check(project: Path) -> None:
+    result = tool(
+        "ruff", "check", "--isolated", "--select", "ALL", "--ignore", ",".join(RUFF_IGNORED),
+        "--output-format", "concise", "tests/integration", cwd=project,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format(project: Path) -> None:
+    result = tool("ruff", "format", "--isolated", "--check", "tests/integration", cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict(project: Path, suite_python: Path) -> None:
+    result = tool(
+        "mypy", "--strict", "--no-incremental", "--python-executable", str(suite_python),
+        "tests/integration", cwd=project,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr

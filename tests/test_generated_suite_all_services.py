@@ -1,0 +1,79 @@
+"""PostgreSQL, Redis, RabbitMQ and HTTP together: every generated test, for real.
+
+External (already-running servers) and testcontainers, -n 2; afterwards no test keys
+in Redis and no test queues or exchanges on the broker; random order changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from generated_suite import clean_environment, run_suite
+from rendering import ALL_SERVICES, render
+from server_state import rabbitmq_objects, redis_keys
+
+# Generated tests when all services and samples are rendered, sync only and with async.
+AT_LEAST = {False: 55, True: 75}
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["sync", "async"])
+def async_tests(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory, async_tests: bool) -> Path:
+    return render(
+        tmp_path_factory.mktemp("all") / "shop", services=ALL_SERVICES, async_tests=async_tests
+    )
+
+
+def test_external_services_pass_and_are_left_clean(
+    project: Path, suite_python: Path, native_urls: dict[str, str], async_tests: bool
+) -> None:
+    env = clean_environment(**native_urls)
+    # Compared with what was there before: a killed earlier run may have left some.
+    keys_before = redis_keys(native_urls["IT_REDIS_URL"])
+    objects_before = rabbitmq_objects()
+    result = run_suite(project, [str(suite_python), "-m", "pytest"], "-n", "2", env=env)
+    result.assert_all_passed(at_least=AT_LEAST[async_tests])
+    for service in ("postgres", "redis", "rabbitmq"):
+        assert re.search(rf"^{service}\s+external\s", result.output, re.M), service
+    assert redis_keys(native_urls["IT_REDIS_URL"]) == keys_before
+    assert rabbitmq_objects() == objects_before
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_random_order_changes_nothing(
+    project: Path, suite_python: Path, native_urls: dict[str, str], seed: int, async_tests: bool
+) -> None:
+    env = clean_environment(**native_urls)
+    result = run_suite(
+        project,
+        [str(suite_python), "-m", "pytest"],
+        "-n", "2", "-p", "randomly", f"--randomly-seed={seed}",
+        env=env,
+    )  # fmt: skip
+    result.assert_all_passed(at_least=AT_LEAST[async_tests])
+    assert f"Using --randomly-seed={seed}" in result.output
+
+
+@pytest.mark.docker
+def test_containers_start_concurrently_and_the_suite_passes(
+    project: Path, suite_python: Path, images: dict[str, str], async_tests: bool
+) -> None:
+    env = clean_environment(IT_PROVIDER="testcontainers", **images)
+    result = run_suite(project, [str(suite_python), "-m", "pytest"], "-n", "2", env=env)
+    result.assert_all_passed(at_least=AT_LEAST[async_tests])
+    timing = re.search(
+        r"services up in ([\d.]+) s; slowest alone ([\d.]+) s, "
+        r"one after another ([\d.]+) s; first test ([\d.]+) s",
+        result.output,
+    )
+    assert timing, result.output[-3000:]
+    wall, slowest, one_by_one, first_test = map(float, timing.groups())
+    # Concurrent start: the wall time is near the slowest service, not the sum.
+    assert wall < slowest + 0.5 * (one_by_one - slowest), timing.group(0)
+    assert first_test > wall

@@ -1,0 +1,142 @@
+"""When a service is missing: skipped with the reason locally, a failure in CI.
+
+"Docker stopped" is what the client sees when nothing answers on DOCKER_HOST; the
+same for an image that cannot be pulled and a container that never becomes ready.
+Nothing may be left running afterwards.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from container_census import ContainerCensus
+from generated_suite import SuiteResult, clean_environment, run_suite
+from rendering import render
+from unprivileged import unprivileged_copy
+
+NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+MESSAGE = "postgres is not available: IT_POSTGRES_URL is not set"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render(tmp_path_factory.mktemp("missing") / "shop", services=["postgres"])
+
+
+def run(project: Path, python: Path, *args: str, **env: str) -> SuiteResult:
+    return run_suite(project, [str(python), "-m", "pytest"], *args, env=clean_environment(**env))
+
+
+def test_without_docker_or_url_tests_are_skipped_saying_what_to_set(
+    project: Path, suite_python: Path
+) -> None:
+    result = run(project, suite_python, **NO_DOCKER)
+    assert result.returncode == 0, result.summary()
+    assert len(result.skipped) >= 15
+    for reason in result.skipped.values():
+        assert MESSAGE in reason
+        assert "Docker is not running" in reason
+        assert "-m 'not postgres'" in reason
+
+
+@pytest.mark.parametrize(
+    ("env", "args"),
+    [({"CI": "true"}, ()), ({}, ("--it-require-services",))],
+    ids=["CI=true", "--it-require-services"],
+)
+def test_in_ci_the_same_message_is_a_failure(
+    project: Path, suite_python: Path, env: dict[str, str], args: tuple[str, ...]
+) -> None:
+    result = run(project, suite_python, *args, **NO_DOCKER, **env)
+    assert result.returncode == 1, result.summary()
+    assert not result.skipped
+    assert len(result.failed) >= 15
+    assert MESSAGE in result.output
+    assert "A missing service is an error here" in result.output
+
+
+def test_explicit_container_provider_without_docker_fails(
+    project: Path, suite_python: Path
+) -> None:
+    result = run(project, suite_python, IT_PROVIDER="testcontainers", **NO_DOCKER)
+    assert result.returncode == 1
+    assert "postgres: testcontainers needs Docker: Docker is not running" in result.output
+
+
+@pytest.mark.docker
+def test_image_that_cannot_be_pulled_names_the_override(project: Path, suite_python: Path) -> None:
+    result = run(
+        project,
+        suite_python,
+        IT_PROVIDER="testcontainers",
+        IT_POSTGRES_IMAGE="registry.invalid/postgres:0",
+    )
+    assert result.returncode == 1
+    assert "could not pull image registry.invalid/postgres:0" in result.output
+    assert "set IT_POSTGRES_IMAGE to a mirror" in result.output
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("provider", ["testcontainers", "compose"])
+def test_container_that_cannot_start_says_why_and_is_removed(
+    project: Path, suite_python: Path, images: dict[str, str], provider: str
+) -> None:
+    # A Redis image posing as PostgreSQL: there is no `postgres` command in it.
+    impostor = images["IT_REDIS_IMAGE"]
+    with ContainerCensus([impostor]) as census:
+        result = run(project, suite_python, IT_PROVIDER=provider, IT_POSTGRES_IMAGE=impostor)
+    assert result.returncode == 1
+    assert '"postgres": executable file not found' in result.output
+    assert census.count()[impostor] == 0
+
+
+@pytest.fixture(scope="module")
+def silent_image(images: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An image that runs forever and never answers on any port, whatever its args."""
+    context = tmp_path_factory.mktemp("silent")
+    base = images["IT_REDIS_IMAGE"]  # any local image with /bin/sh
+    (context / "Dockerfile").write_text(
+        f"FROM {base}\n"
+        'ENTRYPOINT ["/bin/sh", "-c", "echo pretending to be a server; exec sleep 3600", "-"]\n'
+    )
+    tag = "copier-integration-tests/silent:1"
+    subprocess.run(
+        ["docker", "build", "-q", "-t", tag, str(context)], check=True, capture_output=True
+    )
+    return tag
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("provider", ["testcontainers", "compose"])
+def test_service_that_never_answers_times_out_with_its_logs_and_is_removed(
+    project: Path, suite_python: Path, silent_image: str, provider: str
+) -> None:
+    with ContainerCensus([silent_image]) as census:
+        result = run(
+            project,
+            suite_python,
+            IT_PROVIDER=provider,
+            IT_POSTGRES_IMAGE=silent_image,
+            IT_STARTUP_TIMEOUT="3",
+        )
+    assert result.returncode == 1
+    assert "did not become ready" in result.output
+    assert "last log lines:" in result.output
+    assert "pretending to be a server" in result.output
+    assert census.count()[silent_image] == 0
+
+
+@pytest.mark.docker
+def test_docker_permission_denied_says_what_to_do(
+    project: Path, world_readable_python: Path
+) -> None:
+    # As `nobody`, the engine's socket (root:docker, 0660) refuses the connection.
+    with unprivileged_copy(project) as (copy, run_as):
+        env = clean_environment(IT_PROVIDER="testcontainers", HOME=str(copy.parent))
+        env.pop("DOCKER_HOST", None)
+        result = run_suite(copy, [*run_as, str(world_readable_python), "-m", "pytest"], env=env)
+    assert result.returncode == 1, result.summary()
+    assert "permission denied on" in result.output
+    assert "add your user to the 'docker' group" in result.output

@@ -1,0 +1,190 @@
+"""What happens to containers across runs: kept and reused, removed after failures,
+after a startup failure of another service, and after Ctrl-C (Ryuk disabled)."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+from container_census import ContainerCensus
+from generated_suite import clean_environment, run_suite
+from interruption import interrupt_run, wait_for, waiting_test_started
+from rendering import ALL_SERVICES, render
+
+pytestmark = pytest.mark.docker
+
+
+FAILS_ON_PURPOSE = """
+def test_fails_on_purpose(db_session: object) -> None:
+    raise AssertionError("this test fails on purpose")
+"""
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render(tmp_path_factory.mktemp("life") / "shop", services=ALL_SERVICES)
+
+
+@pytest.fixture
+def remove_kept() -> Iterator[None]:
+    """Whatever a test kept on purpose is removed afterwards, whatever happened."""
+    yield
+    client = docker.from_env()
+    for container in client.containers.list(all=True):
+        labels = container.labels
+        if labels.get("io.github.copier-integration-tests.project") == "shop" or labels.get(
+            "com.docker.compose.project", ""
+        ).startswith("it-shop-"):
+            container.remove(force=True, v=True)
+    for network in client.networks.list():
+        if (network.name or "").startswith("it-shop-"):
+            network.remove()
+
+
+@pytest.mark.parametrize("provider", ["testcontainers", "compose"])
+@pytest.mark.usefixtures("remove_kept")
+def test_kept_services_are_reused_by_the_next_run(
+    project: Path, suite_python: Path, images: dict[str, str], provider: str
+) -> None:
+    pytest_command = [str(suite_python), "-m", "pytest"]
+    image = images["IT_POSTGRES_IMAGE"]
+    env = clean_environment(IT_PROVIDER=provider, **images)
+
+    first = run_suite(project, pytest_command, "-m", "postgres", env={**env, "IT_KEEP": "1"})
+    first.assert_all_passed(at_least=15)
+    assert "kept for the next run; to remove:" in first.output
+
+    with ContainerCensus([image]) as census:
+        assert census.count()[image] == 1  # still running after the first run
+        second = run_suite(project, pytest_command, "-m", "postgres", "-n", "2", env=env)
+    second.assert_all_passed(at_least=15)
+    assert f"postgres  {provider}" in second.output
+    assert "reused" in second.output
+    assert census.peak[image] == 1  # no second container was started
+    assert census.count()[image] == 1  # and the reused one was not stopped
+
+
+@pytest.mark.parametrize("provider", ["testcontainers", "compose"])
+def test_failing_test_and_a_service_that_cannot_start_leave_nothing(
+    project: Path, suite_python: Path, images: dict[str, str], provider: str
+) -> None:
+    failing = project / "tests/integration/test_fails_on_purpose.py"
+    failing.write_text(FAILS_ON_PURPOSE)
+    env = clean_environment(
+        IT_PROVIDER=provider, **{**images, "IT_RABBITMQ_IMAGE": "registry.invalid/rabbitmq:0"}
+    )
+    try:
+        with ContainerCensus(list(images.values())) as census:
+            result = run_suite(project, [str(suite_python), "-m", "pytest"], "-n", "2", env=env)
+    finally:
+        failing.unlink()
+    assert result.returncode == 1
+    assert "tests.integration.test_fails_on_purpose::test_fails_on_purpose" in result.failed
+    assert any("test_order_events" in name for name in result.failed)  # rabbitmq ones
+    assert any("test_user_repository" in name for name in result.passed)  # postgres ones
+    assert census.peak[images["IT_POSTGRES_IMAGE"]] == 1
+    assert sum(census.count().values()) == 0
+
+
+@pytest.mark.parametrize(
+    ("provider", "phase"),
+    [
+        ("testcontainers", "during tests"),
+        ("compose", "during tests"),
+        ("testcontainers", "during startup"),
+        ("compose", "during startup"),
+    ],
+)
+def test_ctrl_c_removes_everything(
+    project: Path,
+    suite_python: Path,
+    images: dict[str, str],
+    tmp_path: Path,
+    provider: str,
+    phase: str,
+) -> None:
+    overrides = dict(images)
+    if phase == "during startup":
+        overrides["IT_POSTGRES_IMAGE"] = silent_image(images["IT_REDIS_IMAGE"], tmp_path)
+    image = overrides["IT_POSTGRES_IMAGE"]
+    env = clean_environment(IT_PROVIDER=provider, IT_STARTUP_TIMEOUT="60", **overrides)
+    with ContainerCensus([image]) as census:
+        if phase == "during tests":
+            when = waiting_test_started(project)
+        else:
+
+            def when() -> bool:
+                return census.count()[image] == 1
+
+        returncode, output = interrupt_run(
+            project, suite_python, env, when=when, needs="db_session"
+        )
+    assert returncode != 0, output
+    wait_for(lambda: census.count()[image] == 0, 30, f"removal of {image}:\n{output}")
+    assert census.networks("it-shop-") == []
+
+
+def silent_image(base: str, context: Path) -> str:
+    """An image that runs forever and never answers, whatever its arguments."""
+    (context / "Dockerfile").write_text(
+        f'FROM {base}\nENTRYPOINT ["/bin/sh", "-c", "echo silent; exec sleep 3600", "-"]\n'
+    )
+    tag = "copier-integration-tests/silent:1"
+    subprocess.run(["docker", "build", "-q", "-t", tag, str(context)], check=True,
+                   capture_output=True)  # fmt: skip
+    return tag
+
+
+def test_compose_v2_is_preferred_when_docker_compose_answers(
+    project: Path, suite_python: Path, images: dict[str, str], tmp_path: Path
+) -> None:
+    # Only Compose v1 is installable here. A `docker` wrapper that answers
+    # `docker compose ...` by running docker-compose shows that v2 is chosen first
+    # and that the commands the provider sends work under that spelling.
+    shim_dir = tmp_path / "bin"
+    shim_dir.mkdir()
+    calls = tmp_path / "calls.log"
+    real_docker = subprocess.run(
+        ["sh", "-c", "command -v docker"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    shim = shim_dir / "docker"
+    shim.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = compose ]; then shift; echo "compose $*" >> {calls}; '
+        'exec docker-compose "$@"; fi\n'
+        f'exec {real_docker} "$@"\n'
+    )
+    shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
+    env = clean_environment(IT_PROVIDER="compose", **images)
+    env["PATH"] = f"{shim_dir}:{env['PATH']}"
+    result = run_suite(
+        project, [str(suite_python), "-m", "pytest"], "-m", "postgres", "-n", "2", env=env
+    )
+    result.assert_all_passed(at_least=15)
+    logged = calls.read_text()
+    assert "compose version" in logged
+    assert "up --detach postgres" in logged
+    assert " down --volumes" in logged
+
+
+def test_without_the_suite_path_each_worker_owns_its_services(
+    project: Path, suite_python: Path, images: dict[str, str]
+) -> None:
+    # `pytest -n 2` from the repository root: the xdist controller never loads
+    # tests/integration/conftest.py, so it cannot share services between workers.
+    # Each worker then starts and removes its own, and the run says why.
+    env = clean_environment(IT_PROVIDER="testcontainers", **images)
+    image = images["IT_POSTGRES_IMAGE"]
+    with ContainerCensus([image]) as census:
+        result = run_suite(
+            project, [str(suite_python), "-m", "pytest"], "-m", "postgres", "-n", "2",
+            env=env, paths=(),
+        )  # fmt: skip
+    result.assert_all_passed(at_least=15)
+    assert "was not loaded by the pytest-xdist controller" in result.output
+    assert census.peak[image] == 2
+    assert census.count()[image] == 0

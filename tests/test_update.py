@@ -1,0 +1,293 @@
+"""`copier update` the way users live with it: from local git repositories, offline.
+
+The template is copied at 1.0.0, the user edits and commits, the template changes and
+is tagged 2.0.0, the user updates. Template-owned files take the template's changes
+and keep the user's; conflicts show; samples and schema.py are the user's alone.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+import yaml
+from copier.errors import UnsafeTemplateError
+from generated_suite import clean_environment, run_suite
+from rendering import commit_all, git, release, render, template_repository
+
+IT = "tests/integration"
+SAMPLES = f"{IT}/{{% if include_samples %}}samples{{% endif %}}"
+PG_SAMPLE = "{% if 'postgres' in services %}test_user_repository.py{% endif %}"
+
+# Template changes in 2.0.0: one line the user also edits, one the user leaves alone,
+# and a change to a sample (which must not reach the user).
+TEMPLATE_2_0_0 = {
+    f"template/{IT}/harness/readiness.py": ("_MAX_INTERVAL = 1.0", "_MAX_INTERVAL = 0.5"),
+    f"template/{IT}/harness/settings.py": (
+        "_DEFAULT_STARTUP_TIMEOUT = 90.0",
+        "_DEFAULT_STARTUP_TIMEOUT = 120.0",
+    ),
+    f"template/{SAMPLES}/{PG_SAMPLE}": (
+        "def test_unknown_id_is_none(",
+        "def test_added_in_template_2(users: UserRepository) -> None:\n"
+        "    assert users.count() == 0\n\n\ndef test_unknown_id_is_none(",
+    ),
+}
+
+USER_TEST = """
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+
+def test_the_users_own(db_session: Session) -> None:
+    assert db_session.execute(text("SELECT 1")).scalar_one() == 1
+"""
+
+USER_REDIS_TEST = """
+import redis
+
+from .harness.redis.namespace import RedisNamespace
+
+
+def test_the_new_service_works(redis_client: redis.Redis, redis_namespace: RedisNamespace) -> None:
+    redis_client.set(redis_namespace.key("k"), "v")
+    assert redis_client.get(redis_namespace.key("k")) == "v"
+"""
+
+USER_FIXTURE = '''
+
+@pytest.fixture
+def answer() -> int:
+    """The user's own fixture, added to a template-owned file."""
+    return 42
+'''
+
+
+@pytest.fixture
+def template(tmp_path: Path) -> Path:
+    return template_repository(tmp_path / "template", "1.0.0")
+
+
+def copy_and_edit(template: Path, project: Path, *, conflicting: bool = True) -> Path:
+    render(project, src=template, vcs_ref="1.0.0", services=["postgres"])
+    suite = project / IT
+    (suite / "test_my_own.py").write_text(USER_TEST)
+    sample = suite / "samples/test_user_repository.py"
+    sample.write_text(
+        sample.read_text() + "\n\ndef test_users_edit_of_a_sample() -> None:\n    pass\n"
+    )
+    (suite / "samples/test_order_repository.py").unlink()
+    conftest = suite / "conftest.py"
+    conftest.write_text(conftest.read_text() + USER_FIXTURE)
+    schema = suite / "schema.py"
+    schema.write_text(schema.read_text() + "\n# the user's note\n")
+    if conflicting:
+        readiness = suite / "harness/readiness.py"
+        readiness.write_text(
+            readiness.read_text().replace("_MAX_INTERVAL = 1.0", "_MAX_INTERVAL = 2.0")
+        )
+    commit_all(project, "the user's edits")
+    return project
+
+
+ANSWERS_FILE = ".copier-answers.integration-tests.yml"
+
+
+def update(project: Path, **options: Any) -> None:
+    """`copier update -a .copier-answers.integration-tests.yml`, as the README says."""
+    copier.run_update(
+        project,
+        answers_file=ANSWERS_FILE,
+        defaults=True,
+        overwrite=True,
+        quiet=True,
+        skip_answered=True,
+        **options,
+    )
+
+
+def answers(project: Path) -> dict[str, object]:
+    loaded: dict[str, object] = yaml.safe_load((project / ANSWERS_FILE).read_text())
+    return loaded
+
+
+def test_update_merges_template_changes_and_keeps_the_users(template: Path, tmp_path: Path) -> None:
+    project = copy_and_edit(template, tmp_path / "shop")
+    release(template, "2.0.0", TEMPLATE_2_0_0)
+
+    update(project, unsafe=False)  # no tasks, no migrations: no --trust needed
+
+    suite = project / IT
+    assert answers(project)["_commit"] == "2.0.0"
+    # the template's change arrived
+    assert "_DEFAULT_STARTUP_TIMEOUT = 120.0" in (suite / "harness/settings.py").read_text()
+    # the user's edit inside a template-owned file survived
+    conftest = (suite / "conftest.py").read_text()
+    assert "def answer() -> int:" in conftest
+    assert "plugin.register(config)" in conftest
+    # a conflicting edit is shown, not dropped
+    readiness = (suite / "harness/readiness.py").read_text()
+    assert "<<<<<<< before updating" in readiness
+    assert "_MAX_INTERVAL = 2.0" in readiness
+    assert "_MAX_INTERVAL = 0.5" in readiness
+    # samples and schema.py are the user's: edits kept, deletions kept, no template changes
+    sample = (suite / "samples/test_user_repository.py").read_text()
+    assert "test_users_edit_of_a_sample" in sample
+    assert "test_added_in_template_2" not in sample
+    assert not (suite / "samples/test_order_repository.py").exists()
+    assert (suite / "schema.py").read_text().endswith("# the user's note\n")
+    assert (suite / "test_my_own.py").read_text() == USER_TEST
+
+
+def test_conflict_rej_writes_a_rej_file(template: Path, tmp_path: Path) -> None:
+    project = copy_and_edit(template, tmp_path / "shop")
+    release(template, "2.0.0", TEMPLATE_2_0_0)
+    update(project, conflict="rej")
+    # The file takes the template's line; the user's edit waits in the .rej, not lost.
+    rejected = (project / IT / "harness/readiness.py.rej").read_text()
+    assert "+_MAX_INTERVAL = 2.0" in rejected
+    assert "_MAX_INTERVAL = 0.5" in (project / IT / "harness/readiness.py").read_text()
+
+
+def test_updated_project_runs_green_with_the_users_own_test(
+    template: Path,
+    tmp_path: Path,
+    suite_python: Path,
+    native_urls: dict[str, str],
+) -> None:
+    project = copy_and_edit(template, tmp_path / "shop", conflicting=False)
+    release(template, "2.0.0", TEMPLATE_2_0_0)
+    update(project)
+    assert "<<<<<<<" not in git(project, "diff")
+    env = clean_environment(IT_POSTGRES_URL=native_urls["IT_POSTGRES_URL"])
+    result = run_suite(project, [str(suite_python), "-m", "pytest"], "-n", "2", env=env)
+    result.assert_all_passed(at_least=15)
+    assert "tests.integration.test_my_own::test_the_users_own" in result.passed
+    assert "tests.integration.samples.test_user_repository::test_users_edit_of_a_sample" in (
+        result.passed
+    )
+
+
+def test_adding_a_service_later_renders_only_that_service(
+    template: Path, tmp_path: Path, suite_python: Path, native_urls: dict[str, str]
+) -> None:
+    project = copy_and_edit(template, tmp_path / "shop", conflicting=False)
+
+    update(project, data={"services": ["postgres", "redis"]}, vcs_ref="1.0.0")
+
+    suite = project / IT
+    changed = set(git(project, "diff", "--name-only").split())
+    assert changed <= {
+        ".copier-answers.integration-tests.yml",
+        ".github/workflows/integration-tests.yml",
+        f"{IT}/README.md",
+        f"{IT}/conftest.py",
+        f"{IT}/docker-compose.yml",
+        f"{IT}/requirements.txt",
+        f"{IT}/requirements-embedded.txt",
+        f"{IT}/harness/answers.py",
+        f"{IT}/harness/catalog.py",
+    }
+    added = git(project, "ls-files", "--others", "--exclude-standard").split()
+    assert added
+    assert all(path.startswith(f"{IT}/harness/redis/") for path in added), added
+    assert "redis_client" in (suite / "conftest.py").read_text()
+    assert "def answer() -> int:" in (suite / "conftest.py").read_text()
+    (suite / "test_my_cache.py").write_text(USER_REDIS_TEST)
+    env = clean_environment(**native_urls)
+    result = run_suite(project, [str(suite_python), "-m", "pytest"], env=env)
+    result.assert_all_passed(at_least=15)
+    assert "tests.integration.test_my_cache::test_the_new_service_works" in result.passed
+
+
+def test_recopy_renders_everything_again_with_the_same_answers(
+    template: Path, tmp_path: Path
+) -> None:
+    project = copy_and_edit(template, tmp_path / "shop", conflicting=False)
+    copier.run_recopy(
+        project,
+        answers_file=ANSWERS_FILE,
+        defaults=True,
+        overwrite=True,
+        quiet=True,
+        skip_answered=True,
+    )
+    assert answers(project)["services"] == ["postgres"]
+    assert (project / IT / "samples/test_order_repository.py").exists()  # recopy: all back
+    assert (project / IT / "test_my_own.py").exists()  # files the template never had stay
+
+
+COMPOSE_RENAME = {
+    "copier.yml": (
+        "# ---------------------------------------------------------------- Project",
+        '_migrations:\n  - version: "2.0.0"\n    command: "{{ _copier_python }} '
+        "{{ _copier_conf.src_path }}/hooks/carry_edits.py "
+        f'{IT}/docker-compose.yml {IT}/compose.yaml"\n\n'
+        "# ---------------------------------------------------------------- Project",
+    ),
+    f"template/{IT}/harness/providers/compose.py": (
+        'SUITE_DIR / "docker-compose.yml"',
+        'SUITE_DIR / "compose.yaml"',
+    ),
+}
+
+
+def rename_compose_file_in_2_0_0(template: Path) -> None:
+    """2.0.0 renames docker-compose.yml to compose.yaml, as the Compose spec prefers."""
+    old = template / f"template/{IT}/docker-compose.yml.jinja"
+    old.rename(old.with_name("compose.yaml.jinja"))
+    release(template, "2.0.0", COMPOSE_RENAME)
+
+
+USERS_SERVICE = "  mailpit:\n    image: axllent/mailpit\n"
+
+
+def edit_compose_file(project: Path) -> None:
+    compose = project / IT / "docker-compose.yml"
+    compose.write_text(compose.read_text() + USERS_SERVICE)
+    commit_all(project, "the user's own service in the compose file")
+
+
+def test_a_renamed_file_keeps_the_users_edits(template: Path, tmp_path: Path) -> None:
+    project = render(tmp_path / "shop", src=template, vcs_ref="1.0.0", services=["postgres"])
+    edit_compose_file(project)
+    rename_compose_file_in_2_0_0(template)
+
+    update(project, unsafe=True)  # migrations need --trust
+
+    suite = project / IT
+    assert not (suite / "docker-compose.yml").exists()
+    merged = (suite / "compose.yaml").read_text()
+    assert USERS_SERVICE in merged
+    assert "<<<<<<<" not in merged
+    assert 'SUITE_DIR / "compose.yaml"' in (suite / "harness/providers/compose.py").read_text()
+    config = subprocess.run(
+        ["docker-compose", "-f", str(suite / "compose.yaml"), "config", "--services"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert set(config.stdout.split()) == {"postgres", "mailpit"}
+
+
+def test_without_trust_a_migration_is_refused_and_nothing_changes(
+    template: Path, tmp_path: Path
+) -> None:
+    project = render(tmp_path / "shop", src=template, vcs_ref="1.0.0", services=["postgres"])
+    edit_compose_file(project)
+    rename_compose_file_in_2_0_0(template)
+
+    with pytest.raises(UnsafeTemplateError, match="migrations"):
+        update(project, unsafe=False)
+
+    assert git(project, "status", "--porcelain") == ""
+    assert answers(project)["_commit"] == "1.0.0"
+
+
+def test_copy_needs_no_trust(template: Path, tmp_path: Path) -> None:
+    project = tmp_path / "shop"
+    copier.run_copy(str(template), project, defaults=True, quiet=True, unsafe=False)
+    assert (project / IT / "conftest.py").exists()
