@@ -241,10 +241,6 @@ def print_table(results: list[Measurement], sizes: list[int]) -> None:
     print(f"\nmachine: {os.cpu_count()} cores; server: {native_service_urls()['IT_POSTGRES_URL']}")
 
 
-if __name__ == "__main__":
-    main()
-
-
 def cleanup_cost_ms(conn: psycopg.Connection, tables: list[str], statement: str) -> float:
     """Mean time of `statement` after a test-sized write (3 rows per table)."""
     rounds = 200
@@ -280,3 +276,7 @@ def print_cleanup_table(url: str) -> None:
     finally:
         with psycopg.connect(url, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
