@@ -7,6 +7,10 @@ tests per variant (insert a row, read it back), runs each with pytest against th
 same PostgreSQL server (IT_POSTGRES_URL, or ../shared/native-services/up), and
 prints a table. The anchor for "a fresh database per test" is pytest-postgresql's
 per-test `postgresql` fixture (noproc mode, template cloning), run the same way.
+The control, `plain`, is the same number of tests with no database at all: what
+pytest and xdist alone cost per test here, and what `-n 2` can gain on this machine.
+Each run also records the share of all cores that were busy (/proc/stat), which
+says whether `-n 2` was short of CPU.
 
 Fixed costs (interpreter start, collection, xdist start, template database) are
 cancelled by measuring two sizes: the cost per test is the slope between them. The
@@ -18,7 +22,9 @@ disturbed by whatever else the machine did).
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -93,6 +99,19 @@ def test_item(postgres_engine: Engine, value: int) -> None:
         assert db_session.execute(text("{count}"), {{"value": value}}).scalar_one() >= 1
 """
 
+# The control: no database at all, so what pytest and xdist themselves cost per test
+# (and what -n 2 can gain) on this machine.
+PLAIN_TESTS = """
+import os
+
+import pytest
+
+
+@pytest.mark.parametrize("value", range(int(os.environ["BENCH_N"])))
+def test_item(value: int) -> None:
+    assert value >= 0
+"""
+
 PYTEST_POSTGRESQL_CONFTEST = """
 import os
 from pathlib import Path
@@ -123,19 +142,51 @@ def test_item(postgresql, value: int) -> None:
         assert cursor.fetchone()[0] == 1
 """
 
-VARIANTS = ("none", "rollback", "truncate", "fresh", "pytest-postgresql")
-CHEAP_VARIANTS = ("none", "rollback", "truncate")
+# Loaded with `-p bench_timings` in the controller, which sees every worker's reports:
+# setup + call + teardown per test at full precision (JUnit XML rounds to 1 ms).
+TIMINGS_PLUGIN = """
+import json
+import os
+from collections import defaultdict
+
+_seconds = defaultdict(float)
+
+
+def pytest_runtest_logreport(report):
+    _seconds[report.nodeid] += report.duration
+
+
+def pytest_sessionfinish(session):
+    if not hasattr(session.config, "workerinput"):
+        with open(os.environ["BENCH_TIMINGS"], "w") as out:
+            json.dump(_seconds, out)
+"""
+
+VARIANTS = ("plain", "none", "rollback", "truncate", "fresh", "pytest-postgresql")
+CHEAP_VARIANTS = ("plain", "none", "rollback", "truncate")
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float  # wall clock of the whole pytest command
+    busy: float  # share of all cores busy meanwhile, 0..1
+    median_test_ms: float  # median setup + call + teardown of one test
 
 
 @dataclass
 class Measurement:
     variant: str
     workers: int
-    seconds: dict[int, float]
+    runs: dict[int, Run]  # the fastest run per size
+
+    def keep_fastest(self, size: int, run: Run) -> None:
+        if run.seconds < self.runs[size].seconds:
+            self.runs[size] = run
 
     def per_test_ms(self) -> float:
-        small, large = min(self.seconds), max(self.seconds)
-        return (self.seconds[large] - self.seconds[small]) / (large - small) * 1000
+        small, large = min(self.runs), max(self.runs)
+        elapsed = self.runs[large].seconds - self.runs[small].seconds
+        return elapsed / (large - small) * 1000
 
 
 def build_project(root: Path) -> tuple[Path, Path]:
@@ -146,11 +197,13 @@ def build_project(root: Path) -> tuple[Path, Path]:
     bench.mkdir()
     (bench / "__init__.py").write_text("")
     count = SQL_COUNT
+    (bench / "test_plain.py").write_text(PLAIN_TESTS)
     (bench / "test_none.py").write_text(NO_ISOLATION_TESTS.format(insert=SQL_INSERT, count=count))
     for strategy in ("rollback", "truncate", "fresh"):
         (bench / f"test_{strategy}.py").write_text(
             STRATEGY_TESTS.format(strategy=strategy, insert=SQL_INSERT, count=count)
         )
+    (project / "bench_timings.py").write_text(TIMINGS_PLUGIN)
     anchor = project / "anchor"
     anchor.mkdir()
     (anchor / "conftest.py").write_text(PYTEST_POSTGRESQL_CONFTEST)
@@ -170,24 +223,49 @@ def build_project(root: Path) -> tuple[Path, Path]:
     return project, venv / "bin" / "python"
 
 
-def run_once(project: Path, python: Path, variant: str, size: int, workers: int) -> float:
+def cpu_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores since boot, from /proc/stat (Linux)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def benchmark_environment(size: int) -> dict[str, str]:
+    env = clean_environment(**native_service_urls(), BENCH_N=str(size))
+    # Users' Pythons cache bytecode; this machine sets PYTHONDONTWRITEBYTECODE, which
+    # would add seconds of compiling to every run's start-up.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def median_test_ms(timings: Path) -> float:
+    """Per-test time inside the worker, without start-up: immune to the slope's noise."""
+    seconds: dict[str, float] = json.loads(timings.read_text())
+    return statistics.median(seconds.values()) * 1000
+
+
+def run_once(project: Path, python: Path, variant: str, size: int, workers: int) -> Run:
     target = (
         "anchor/test_pytest_postgresql.py"
         if variant == "pytest-postgresql"
         else f"tests/integration/bench/test_{variant}.py"
     )
-    env = clean_environment(**native_service_urls(), BENCH_N=str(size))
+    timings = project / "bench-timings.json"
+    env = {**benchmark_environment(size), "BENCH_TIMINGS": str(timings)}
     command = [str(python), "-m", "pytest", target, "-q", "-p", "no:cacheprovider",
-               "-p", "no:randomly", "-n", str(workers)]  # fmt: skip
+               "-p", "no:randomly", "-p", "bench_timings", "-n", str(workers)]  # fmt: skip
+    busy_before, total_before = cpu_ticks()
     started = time.perf_counter()
     result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
+    busy_after, total_after = cpu_ticks()
     if result.returncode != 0 or f"{size} passed" not in result.stdout:
         raise SystemExit(
             f"{variant} N={size} -n {workers} failed:\n"
             f"{result.stdout[-3000:]}{result.stderr[-3000:]}"
         )
-    return elapsed
+    busy = (busy_after - busy_before) / max(total_after - total_before, 1)
+    return Run(elapsed, busy, median_test_ms(timings))
 
 
 def main() -> None:
@@ -200,43 +278,49 @@ def main() -> None:
     results: dict[tuple[str, int], Measurement] = {}
     with tempfile.TemporaryDirectory() as scratch:
         project, python = build_project(Path(scratch))
+        for variant in args.variants:  # warm-up: bytecode caches, as on a user's machine
+            run_once(project, python, variant, 10, 1)
         for workers in args.workers:
             for repetition in range(args.repeat):
                 for variant in args.variants:
                     if repetition and variant not in CHEAP_VARIANTS:
                         continue
-                    seconds = {
+                    runs = {
                         size: run_once(project, python, variant, size, workers)
                         for size in args.sizes
                     }
                     measured = results.setdefault(
-                        (variant, workers), Measurement(variant, workers, seconds)
+                        (variant, workers), Measurement(variant, workers, runs)
                     )
-                    for size, value in seconds.items():
-                        measured.seconds[size] = min(measured.seconds[size], value)
+                    for size, run in runs.items():
+                        measured.keep_fastest(size, run)
     print_table(list(results.values()), args.sizes)
     print_cleanup_table(native_service_urls()["IT_POSTGRES_URL"])
 
 
 def print_table(results: list[Measurement], sizes: list[int]) -> None:
     small, large = sizes
-    baseline = {m.workers: m.per_test_ms() for m in results if m.variant == "none"}
+    none = {m.workers: m for m in results if m.variant == "none"}
     rollback = {m.workers: m.per_test_ms() for m in results if m.variant == "rollback"}
-    wall_1 = {m.variant: m.seconds[large] for m in results if m.workers == 1}
-    header = (
-        f"| variant | -n | N={small} s | N={large} s | ms/test | overhead vs none ms/test "
-        f"| / rollback | N={large}: -n 1 / -n | "
+    wall_1 = {m.variant: m.runs[large].seconds for m in results if m.workers == 1}
+    print(
+        f"| variant | -n | N={small} s | N={large} s | ms/test (slope) | overhead vs none "
+        f"| median ms in test | overhead vs none (median) | / rollback "
+        f"| N={large}: -n 1 / -n | N={large}: cores busy |"
     )
-    print(header)
-    print("|" + "---|" * 8)
+    print("|" + "---|" * 11)
     for m in results:
-        per_test = m.per_test_ms()
-        overhead = per_test - baseline.get(m.workers, float("nan"))
+        runs, per_test = m.runs, m.per_test_ms()
+        baseline = none.get(m.workers)
+        overhead = per_test - baseline.per_test_ms() if baseline else float("nan")
+        median = runs[large].median_test_ms
+        median_overhead = median - baseline.runs[large].median_test_ms if baseline else float("nan")
         times_rollback = per_test / rollback.get(m.workers, float("nan"))
-        speedup = wall_1.get(m.variant, float("nan")) / m.seconds[large]
+        speedup = wall_1.get(m.variant, float("nan")) / runs[large].seconds
         print(
-            f"| {m.variant} | {m.workers} | {m.seconds[small]:.2f} | {m.seconds[large]:.2f} "
-            f"| {per_test:.2f} | {overhead:+.2f} | {times_rollback:.1f} | {speedup:.2f} |"
+            f"| {m.variant} | {m.workers} | {runs[small].seconds:.2f} | {runs[large].seconds:.2f} "
+            f"| {per_test:.2f} | {overhead:+.2f} | {median:.2f} | {median_overhead:+.2f} "
+            f"| {times_rollback:.1f} | {speedup:.2f} | {runs[large].busy:.0%} |"
         )
     print(f"\nmachine: {os.cpu_count()} cores; server: {native_service_urls()['IT_POSTGRES_URL']}")
 
