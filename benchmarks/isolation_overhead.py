@@ -7,8 +7,11 @@ tests per variant (insert a row, read it back), runs each with pytest against th
 same PostgreSQL server (IT_POSTGRES_URL, or ../shared/native-services/up), and
 prints a table. The anchor for "a fresh database per test" is pytest-postgresql's
 per-test `postgresql` fixture (noproc mode, template cloning), run the same way.
-The control, `plain`, is the same number of tests with no database at all: what
-pytest and xdist alone cost per test here, and what `-n 2` can gain on this machine.
+Two controls with no database at all: `plain` runs the tests under the generated
+conftest (the harness loaded, no service used), `bare` in a folder of its own with
+no conftest: what pytest and xdist alone cost, and what `-n 2` can gain on this
+machine. pytest-postgresql's plugin is switched off except for its own variant:
+users of the template do not have it installed.
 Each run also records the share of all cores that were busy (/proc/stat), which
 says whether `-n 2` was short of CPU.
 
@@ -99,8 +102,8 @@ def test_item(postgres_engine: Engine, value: int) -> None:
         assert db_session.execute(text("{count}"), {{"value": value}}).scalar_one() >= 1
 """
 
-# The control: no database at all, so what pytest and xdist themselves cost per test
-# (and what -n 2 can gain) on this machine.
+# The controls: no database at all, so what pytest and xdist themselves cost per test
+# (and what -n 2 can gain) on this machine; with the harness loaded (`plain`) or not.
 PLAIN_TESTS = """
 import os
 
@@ -162,8 +165,9 @@ def pytest_sessionfinish(session):
             json.dump(_seconds, out)
 """
 
-VARIANTS = ("plain", "none", "rollback", "truncate", "fresh", "pytest-postgresql")
-CHEAP_VARIANTS = ("plain", "none", "rollback", "truncate")
+VARIANTS = ("bare", "plain", "none", "rollback", "truncate", "fresh", "pytest-postgresql")
+CHEAP_VARIANTS = ("bare", "plain", "none", "rollback", "truncate")
+TARGET_SPEEDUP = 1.5  # of -n 2 over -n 1, end to end (the issue's bar)
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,11 @@ class Measurement:
         elapsed = self.runs[large].seconds - self.runs[small].seconds
         return elapsed / (large - small) * 1000
 
+    def startup_seconds(self) -> float:
+        """The fixed part of a run: wall time extrapolated to zero tests."""
+        small = min(self.runs)
+        return self.runs[small].seconds - small * self.per_test_ms() / 1000
+
 
 def build_project(root: Path) -> tuple[Path, Path]:
     project = render(root / "bench", project_name="bench", include_samples=False)
@@ -204,6 +213,10 @@ def build_project(root: Path) -> tuple[Path, Path]:
             STRATEGY_TESTS.format(strategy=strategy, insert=SQL_INSERT, count=count)
         )
     (project / "bench_timings.py").write_text(TIMINGS_PLUGIN)
+    bare = project / "bare"
+    bare.mkdir()
+    (bare / "conftest.py").write_text("")
+    (bare / "test_bare.py").write_text(PLAIN_TESTS)
     anchor = project / "anchor"
     anchor.mkdir()
     (anchor / "conftest.py").write_text(PYTEST_POSTGRESQL_CONFTEST)
@@ -245,15 +258,15 @@ def median_test_ms(timings: Path) -> float:
 
 
 def run_once(project: Path, python: Path, variant: str, size: int, workers: int) -> Run:
-    target = (
-        "anchor/test_pytest_postgresql.py"
-        if variant == "pytest-postgresql"
-        else f"tests/integration/bench/test_{variant}.py"
-    )
+    targets = {"pytest-postgresql": "anchor/test_pytest_postgresql.py", "bare": "bare"}
+    target = targets.get(variant, f"tests/integration/bench/test_{variant}.py")
+    # Each variant loads the plugins its users have: only the anchor has pytest-postgresql.
+    anchor_plugin = [] if variant == "pytest-postgresql" else ["-p", "no:pytest_postgresql"]
     timings = project / "bench-timings.json"
     env = {**benchmark_environment(size), "BENCH_TIMINGS": str(timings)}
     command = [str(python), "-m", "pytest", target, "-q", "-p", "no:cacheprovider",
-               "-p", "no:randomly", "-p", "bench_timings", "-n", str(workers)]  # fmt: skip
+               "-p", "no:randomly", "-p", "bench_timings", *anchor_plugin,
+               "-n", str(workers)]  # fmt: skip
     busy_before, total_before = cpu_ticks()
     started = time.perf_counter()
     result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
@@ -295,6 +308,7 @@ def main() -> None:
                     for size, run in runs.items():
                         measured.keep_fastest(size, run)
     print_table(list(results.values()), args.sizes)
+    print_scaling_table(list(results.values()), max(args.sizes))
     print_cleanup_table(native_service_urls()["IT_POSTGRES_URL"])
 
 
@@ -323,6 +337,45 @@ def print_table(results: list[Measurement], sizes: list[int]) -> None:
             f"| {times_rollback:.1f} | {speedup:.2f} | {runs[large].busy:.0%} |"
         )
     print(f"\nmachine: {os.cpu_count()} cores; server: {native_service_urls()['IT_POSTGRES_URL']}")
+
+
+def print_scaling_table(results: list[Measurement], size: int) -> None:
+    """Why -n 2 gains what it gains end to end: a fixed start-up plus a cost per test.
+
+    wall(N) = start-up + N x per-test, for -n 1 and -n 2. The speed-up at N tests
+    reaches TARGET_SPEEDUP where (S1 + N t1) = TARGET_SPEEDUP (S2 + N t2).
+    """
+    by_variant: dict[str, dict[int, Measurement]] = {}
+    for m in results:
+        by_variant.setdefault(m.variant, {})[m.workers] = m
+    print(
+        f"\n| variant | start-up s -n 1 | start-up s -n 2 | ms/test -n 1 | ms/test -n 2 "
+        f"| per-test speed-up | N={size} speed-up | N for {TARGET_SPEEDUP}x |"
+    )
+    print("|" + "---|" * 8)
+    for variant, pair in by_variant.items():
+        # The slow variants run once per size and are not linear in N (cloning slows
+        # down as the server's WAL grows): no start-up can be read off them.
+        if variant not in CHEAP_VARIANTS or 1 not in pair or 2 not in pair:
+            continue
+        s1, s2 = pair[1].startup_seconds(), pair[2].startup_seconds()
+        t1, t2 = pair[1].per_test_ms() / 1000, pair[2].per_test_ms() / 1000
+        wall = pair[1].runs[size].seconds / pair[2].runs[size].seconds
+        print(
+            f"| {variant} | {s1:.2f} | {s2:.2f} | {t1 * 1000:.2f} | {t2 * 1000:.2f} "
+            f"| {t1 / t2:.2f} | {wall:.2f} | {break_even_tests(s1, s2, t1, t2)} |"
+        )
+
+
+def break_even_tests(s1: float, s2: float, t1: float, t2: float) -> str:
+    """The number of tests from which -n 2 is TARGET_SPEEDUP times faster than -n 1."""
+    if t1 <= 0 or t2 <= 0:
+        return "noise: re-run"  # the slope drowned in run-to-run noise (small sizes)
+    gain_per_test = t1 - TARGET_SPEEDUP * t2
+    fixed_loss = TARGET_SPEEDUP * s2 - s1
+    if gain_per_test <= 0:
+        return "never"
+    return "any" if fixed_loss <= 0 else f"{fixed_loss / gain_per_test:,.0f}"
 
 
 def cleanup_cost_ms(conn: psycopg.Connection, tables: list[str], statement: str) -> float:
