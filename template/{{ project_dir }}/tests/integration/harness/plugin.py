@@ -1,0 +1,274 @@
+"""The pytest plugin behind tests/integration/conftest.py, one per pytest process.
+
+Life of a run:
+  configure     read options; join or start the run (the xdist controller hands it on)
+  collection    mark tests, then start the services the selected tests need, at once
+                (not with --collect-only: discovery starts nothing)
+  tests         fixtures ask for endpoints; a missing service skips, or fails in CI;
+                a service that stops answering fails its later tests at once
+  session end   the run's owner drops what tests created and stops what it started
+  summary       provider, endpoint, readiness time and test count per service
+
+A service that cannot be had is reported once, with its cause and what to do; each
+test that needed it reports one line (status UNAVAILABLE).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+import pytest
+
+from .catalog import SERVICES
+from .endpoints import ServiceEndpoint
+from .errors import Cause
+from .markers import add_markers, services_used
+from .run_state import RunState
+from .service_startup import ensure_services, release_services
+from .settings import RunSettings, read_settings
+from .summary import write_summary
+
+PLUGIN_NAME = "integration-services"
+_UNAVAILABLE = "it_unavailable"
+# A service that fails a test this way is probed once, this fast, before the run
+# gives up on it.
+_LOST_PROBE_SECONDS = 2.0
+
+
+class IntegrationPlugin:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.configured_at = time.time()
+        self.settings: RunSettings = read_settings(config)
+        self.run = RunState.begin(config)
+        self.endpoints: dict[str, ServiceEndpoint] = {}
+        self.tests_per_service: Counter[str] = Counter()
+        self.unavailable_tests: defaultdict[str, list[str]] = defaultdict(list)
+        self.announced: set[str] = set()
+        self.first_test_at: float | None = None
+        if self.run.is_owner:
+            self.run.describe(project=_project_name(), keep=self.settings.keep_services)
+        if self.run.is_owner and hasattr(config, "workerinput"):
+            warnings.warn(
+                "tests/integration/conftest.py was not loaded by the pytest-xdist "
+                "controller, so every worker starts its own services. Run "
+                "`pytest tests/integration ...` to share one set between workers.",
+                stacklevel=1,
+            )
+
+    # ------------------------------------------------------------ start-up
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput.update(self.run.workerinput())
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        # tryfirst: markers must exist before `-m` deselects anything.
+        add_markers(items)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.config.option.collectonly:
+            return  # IDEs collect on every save: discovery starts nothing
+        needed = sorted(
+            {name for item in session.items for name in services_used(item)}
+        )
+        if needed:
+            self.endpoints.update(ensure_services(needed, self.run, self.settings))
+            for endpoint in self.endpoints.values():
+                self._announce(endpoint)
+
+    def endpoint(self, name: str) -> ServiceEndpoint:
+        """The service for a fixture; a missing one ends the test with one line."""
+        if name not in self.endpoints:
+            self.endpoints.update(ensure_services([name], self.run, self.settings))
+        endpoint = self.endpoints[name]
+        if endpoint.problem:
+            self._unavailable(name, endpoint.headline, error=endpoint.problem_is_error)
+        return endpoint
+
+    # ------------------------------------------------------------ during tests
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        for name in services_used(item):
+            lost = self.run.lost(name)
+            if lost:
+                self._unavailable(name, lost.splitlines()[0], error=True)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        error = call.excinfo.value if call.excinfo is not None else None
+        if isinstance(error, ServiceUnavailable):
+            report.user_properties.append((_UNAVAILABLE, error.service))
+        elif report.failed and isinstance(error, Exception):
+            self._check_lost(item, error)
+        return report
+
+    @contextmanager
+    def service_calls(self, name: str) -> Iterator[None]:
+        """Setup steps on `name`: a service that stopped answering is said once."""
+        try:
+            yield
+        except Exception as exc:
+            if self._connection_lost(name, exc):
+                self._unavailable(name, self.run.lost(name).splitlines()[0], error=True)
+            raise
+
+    @contextmanager
+    def teardown_calls(self, name: str) -> Iterator[None]:
+        """Clean-up steps on `name`: quiet when the service is gone (said once)."""
+        if self.run.lost(name):
+            return
+        try:
+            yield
+        except Exception as exc:
+            if not self._connection_lost(name, exc):
+                raise
+
+    def _check_lost(self, item: pytest.Item, error: Exception) -> None:
+        for name in services_used(item):
+            if self._connection_lost(name, error):
+                return
+
+    def _connection_lost(self, name: str, error: Exception) -> bool:
+        """Whether `error` means `name` is gone (probed once to be sure); recorded."""
+        spec = SERVICES.get(name)
+        endpoint = self.endpoints.get(name)
+        if spec is None or endpoint is None or not spec.is_connection_error(error):
+            return False
+        if self.run.lost(name):
+            return True
+        try:
+            spec.probe(endpoint.url, _LOST_PROBE_SECONDS)
+        except Exception:  # noqa: BLE001 - not answering is what we are finding out
+            detail = (
+                f"{type(error).__name__}: {next(iter(str(error).splitlines()), '')}"
+            )
+            self.run.mark_lost(
+                name,
+                f"{name}: {Cause.LOST.value} ({detail}); its remaining tests error "
+                "at once.",
+            )
+            return True
+        return False
+
+    def _unavailable(self, name: str, headline: str, *, error: bool) -> None:
+        """End the current test with one line (reported as UNAVAILABLE), or skip it."""
+        if not error:
+            pytest.skip(headline)
+        raise ServiceUnavailable(name, headline)
+
+    # ------------------------------------------------------------ reporting
+    def pytest_report_teststatus(
+        self, report: pytest.TestReport
+    ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+        name = _unavailable_service(report)
+        if name is None:
+            return None
+        return "unavailable", "E", ("UNAVAILABLE", {"red": True})
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # Under xdist the controller sees every worker's reports, so the owner counts.
+        if not self.run.is_owner:
+            return
+        name = _unavailable_service(report)
+        if name is not None:
+            self.unavailable_tests[name].append(report.nodeid)
+            self._announce_by_name(name)
+            return
+        if report.when != "call":
+            return
+        self.first_test_at = min(self.first_test_at or report.start, report.start)
+        for service in SERVICES:
+            if service in report.keywords:
+                self.tests_per_service[service] += 1
+
+    def _announce_by_name(self, name: str) -> None:
+        lost = self.run.lost(name)
+        if lost:
+            self._write_once(name, f"{lost}")
+            return
+        endpoint = self.run.read_endpoints().get(name)
+        if endpoint is not None:
+            self._announce(endpoint)
+
+    def _announce(self, endpoint: ServiceEndpoint) -> None:
+        if endpoint.problem and self.run.is_owner:
+            self._write_once(endpoint.service, endpoint.problem)
+
+    def _write_once(self, name: str, message: str) -> None:
+        """The full message for a service, once per run, as soon as it is known."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if name in self.announced or reporter is None:
+            return
+        self.announced.add(name)
+        reporter.ensure_newline()
+        reporter.section(f"{name} is unavailable", sep="!", red=True, bold=True)
+        for line in message.splitlines():
+            reporter.line(line)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, exitstatus: int) -> None:
+        # trylast: session-scoped fixtures (per-worker databases) are torn down first.
+        if self.run.is_owner:
+            interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+            release_services(self.run, self.settings, interrupted=interrupted)
+
+    def pytest_terminal_summary(
+        self, terminalreporter: pytest.TerminalReporter
+    ) -> None:
+        if self.run.is_owner:
+            write_summary(terminalreporter, self)
+
+    def pytest_unconfigure(self) -> None:
+        if self.run.is_owner:
+            self.run.finish()
+
+
+class ServiceUnavailable(pytest.fail.Exception):  # type: ignore[name-defined,misc]
+    """A test needed a service the run cannot have: one line, no traceback."""
+
+    def __init__(self, service: str, headline: str) -> None:
+        super().__init__(headline, pytrace=False)
+        self.service = service
+
+
+def _unavailable_service(report: pytest.TestReport) -> str | None:
+    """The service a test failed without, if that is why it failed (any worker)."""
+    if not report.failed:
+        return None
+    for key, value in report.user_properties:
+        if key == _UNAVAILABLE:
+            return str(value)
+    return None
+
+
+def _project_name() -> str:
+    from .answers import PROJECT_NAME
+
+    return PROJECT_NAME
+
+
+def integration_plugin(config: pytest.Config) -> IntegrationPlugin:
+    plugin = config.pluginmanager.get_plugin(PLUGIN_NAME)
+    if plugin is None:
+        raise RuntimeError("tests/integration/conftest.py did not register its plugin")
+    return cast("IntegrationPlugin", plugin)
+
+
+def register(config: pytest.Config) -> None:
+    """Register the plugin and every selected service's fixture modules."""
+    if config.pluginmanager.has_plugin(PLUGIN_NAME):
+        return
+    config.pluginmanager.register(IntegrationPlugin(config), PLUGIN_NAME)
+    from .catalog import fixture_modules
+
+    for module in fixture_modules():
+        config.pluginmanager.register(module, f"{PLUGIN_NAME}:{module.__name__}")

@@ -1,0 +1,59 @@
+"""The provider seam every way of getting a service goes through."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import ClassVar
+
+from ..endpoints import ServiceEndpoint, masked_url
+from ..errors import Cause
+from ..readiness import wait_until_ready
+from ..run_state import RunState
+from ..service_spec import ServiceSpec
+from ..settings import RunSettings
+
+
+class Provider(ABC):
+    """Starts or finds services for one run; removes what it started at the end."""
+
+    name: ClassVar[str]
+
+    def __init__(self, run: RunState, settings: RunSettings) -> None:
+        self.run = run
+        self.settings = settings
+
+    @abstractmethod
+    def provide(self, specs: Sequence[ServiceSpec]) -> dict[str, ServiceEndpoint]:
+        """Endpoints for `specs`, concurrently; failures are problems, not raises."""
+
+    def release(self) -> None:  # noqa: B027 - providers that start nothing release nothing
+        """Remove everything this run started, unless services are kept (--it-keep)."""
+
+    def keep_hint(self) -> str:
+        """How to remove services kept with --it-keep ("" when nothing to say)."""
+        return ""
+
+    def wait_ready(
+        self, spec: ServiceSpec, url: str, *, timeout: float, fail_fast: bool = False
+    ) -> float:
+        return wait_until_ready(
+            lambda seconds: spec.probe(url, seconds),
+            what=f"{spec.name} at {masked_url(url)}",
+            timeout=timeout,
+            fail_fast=fail_fast,
+        )
+
+    def failure(self, spec: ServiceSpec, cause: Cause, problem: str) -> ServiceEndpoint:
+        """A provider that was asked for and failed is an error, never a silent skip.
+
+        `problem` starts with "<service>: <cause>" and its first line stands alone:
+        it is what each test that needed the service reports.
+        """
+        return ServiceEndpoint(
+            service=spec.name,
+            provider=self.name,
+            problem=problem,
+            cause=cause.value,
+            problem_is_error=True,
+        )

@@ -1,0 +1,225 @@
+"""Containers from testcontainers-python, labelled so that nothing is left behind.
+
+Every container carries labels naming its project, checkout, service and run. The
+run's owner removes the run's containers by label at the end, so it does not matter
+which xdist worker started them, and it works with testcontainers' reaper (Ryuk)
+disabled. Containers of runs that died (kill -9, a closed laptop) are reaped by the
+next run on the same machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .. import answers
+from ..concurrency import map_concurrently
+from ..docker_engine import docker_client, docker_problem
+from ..endpoints import ServiceEndpoint
+from ..errors import Cause, ServiceNotReadyError
+from ..janitor import LABEL
+from ..run_state import checkout_id, run_is_alive
+from ..service_spec import ServiceSpec
+from .base import Provider
+
+if TYPE_CHECKING:
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.docker_client import DockerClient
+
+_LOG_LINES = 10
+# testcontainers polls readiness once a second by default; a test run waits for it.
+_POLL_SECONDS = 0.2
+
+
+class ContainersProvider(Provider):
+    name = "testcontainers"
+
+    def provide(self, specs: Sequence[ServiceSpec]) -> dict[str, ServiceEndpoint]:
+        problem = docker_problem()
+        if problem:
+            return {
+                spec.name: self.failure(
+                    spec,
+                    Cause.NO_DOCKER,
+                    f"{spec.name}: {Cause.NO_DOCKER.value} ({self.name} needs it): "
+                    f"{problem}",
+                )
+                for spec in specs
+            }
+        self._configure_testcontainers()
+        client = docker_client()
+        self._reap_abandoned()
+        endpoints = map_concurrently(
+            lambda spec: self._provide_one(client, spec), specs
+        )
+        return {endpoint.service: endpoint for endpoint in endpoints}
+
+    def release(self) -> None:
+        if docker_problem():
+            return
+        for container in self._containers({"run": self.run.run_id}):
+            if container.labels.get(f"{LABEL}.keep") != "true":
+                _remove(container)
+
+    def keep_hint(self) -> str:
+        label = f"{LABEL}.checkout={checkout_id()}"
+        return f"docker rm -f $(docker ps -aq --filter label={label})"
+
+    def _configure_testcontainers(self) -> None:
+        from testcontainers.core.config import testcontainers_config
+
+        testcontainers_config.sleep_time = _POLL_SECONDS
+        testcontainers_config.max_tries = int(
+            self.settings.startup_timeout / _POLL_SECONDS
+        )
+        if self.settings.keep_services:
+            # Ryuk removes a session's containers when its process exits: exactly
+            # what --it-keep must not do. Our labels take over the clean-up.
+            testcontainers_config.ryuk_disabled = True
+
+    def _provide_one(self, client: DockerClient, spec: ServiceSpec) -> ServiceEndpoint:
+        kept = self._kept_endpoint(client, spec)
+        if kept is not None:
+            return kept
+        image = spec.image()
+        try:
+            _ensure_image(client, image)
+        except Exception as exc:  # noqa: BLE001 - registry errors come in many types
+            return self.failure(
+                spec,
+                Cause.IMAGE,
+                f"{spec.name}: {Cause.IMAGE.value}: {image} "
+                f"({_first_line(exc)})\n"
+                f"If your network cannot reach that registry, set {spec.image_env} "
+                "to a mirror or a pre-pulled image.",
+            )
+        return self._start(spec, spec.make_container(image, self._labels(spec)))
+
+    def _start(self, spec: ServiceSpec, container: DockerContainer) -> ServiceEndpoint:
+        started = time.monotonic()
+        try:
+            container.start()
+            url = spec.url_for(
+                container.get_container_host_ip(), container.get_exposed_port(spec.port)
+            )
+            # The container's own check passed; one round trip from here proves the
+            # published port works too.
+            self.wait_ready(spec, url, timeout=self.settings.startup_timeout)
+        except Exception as exc:  # noqa: BLE001 - reported with the container's log tail
+            logs = _log_tail(container)
+            with contextlib.suppress(Exception):
+                container.stop()
+            cause = (
+                Cause.NOT_READY
+                if isinstance(exc, (ServiceNotReadyError, TimeoutError))
+                else Cause.FAILED_TO_START
+            )
+            return self.failure(
+                spec,
+                cause,
+                f"{spec.name}: {cause.value}: container {spec.image()}: "
+                f"{_first_line(exc)}\nlast log lines:\n{logs}",
+            )
+        return ServiceEndpoint(
+            service=spec.name,
+            provider=self.name,
+            url=url,
+            ready_seconds=time.monotonic() - started,
+            started_by_suite=True,
+        )
+
+    def _kept_endpoint(
+        self, client: DockerClient, spec: ServiceSpec
+    ) -> ServiceEndpoint | None:
+        """A container an earlier run left running with --it-keep, if it answers."""
+        for container in self._containers(
+            {
+                "project": answers.PROJECT_NAME,
+                "checkout": checkout_id(),
+                "service": spec.name,
+                "keep": "true",
+            }
+        ):
+            if container.status != "running":
+                continue
+            host, port = _reachable_address(client, container.id, spec.port)
+            url = spec.url_for(host, port)
+            try:
+                spec.probe(url, self.settings.connect_timeout)
+            except Exception:  # noqa: BLE001, S112 - a kept container that does not answer is skipped
+                continue
+            return ServiceEndpoint(
+                service=spec.name,
+                provider=self.name,
+                url=url,
+                started_by_suite=True,
+                reused=True,
+            )
+        return None
+
+    def _labels(self, spec: ServiceSpec) -> dict[str, str]:
+        return {
+            f"{LABEL}.project": answers.PROJECT_NAME,
+            f"{LABEL}.checkout": checkout_id(),
+            f"{LABEL}.service": spec.name,
+            f"{LABEL}.run": self.run.run_id,
+            f"{LABEL}.host": socket.gethostname(),
+            f"{LABEL}.keep": "true" if self.settings.keep_services else "false",
+        }
+
+    def _containers(self, labels: dict[str, str]) -> list[Any]:
+        filters = {"label": [f"{LABEL}.{key}={value}" for key, value in labels.items()]}
+        return list(docker_client().client.containers.list(all=True, filters=filters))
+
+    def _reap_abandoned(self) -> None:
+        """Containers of runs on this machine whose pytest process is gone.
+
+        The janitor of each run removes them; this catches runs whose janitor could
+        not (a machine that went down mid-run).
+        """
+        for container in self._containers(
+            {"host": socket.gethostname(), "keep": "false"}
+        ):
+            run_id = container.labels.get(f"{LABEL}.run", "")
+            if run_id != self.run.run_id and not run_is_alive(run_id):
+                _remove(container)
+
+
+def _ensure_image(client: DockerClient, image: str) -> None:
+    if not client.client.images.list(name=image):
+        client.client.images.pull(image)
+
+
+def _reachable_address(
+    client: DockerClient, container_id: str, port: int
+) -> tuple[str, int]:
+    """Host and port from here, as testcontainers computes them for its containers."""
+    mode = client.get_connection_mode()
+    if not mode.use_mapped_port:
+        return client.bridge_ip(container_id), port
+    host = (
+        client.host()
+        if mode.value == "docker_host"
+        else client.gateway_ip(container_id)
+    )
+    return host, int(client.port(container_id, port))
+
+
+def _first_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {next(iter(str(exc).splitlines()), '')}"
+
+
+def _log_tail(container: DockerContainer) -> str:
+    try:
+        raw: bytes = container.get_wrapped_container().logs(tail=_LOG_LINES)
+    except Exception:  # noqa: BLE001 - the container may never have been created
+        return "  (no logs: the container was not created)"
+    return "\n".join(f"  {line}" for line in raw.decode(errors="replace").splitlines())
+
+
+def _remove(container: Any) -> None:
+    with contextlib.suppress(Exception):
+        container.remove(force=True, v=True)

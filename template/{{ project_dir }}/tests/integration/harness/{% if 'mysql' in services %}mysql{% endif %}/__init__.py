@@ -1,0 +1,1 @@
+"""MySQL and MariaDB: the service, and its layers under the shared SQL fixtures."""

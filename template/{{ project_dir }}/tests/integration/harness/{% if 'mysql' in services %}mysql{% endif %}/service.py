@@ -1,0 +1,114 @@
+"""How to start, reach and probe MySQL (or MariaDB: the same protocol and drivers)."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+import pymysql
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from ..answers import REGISTRY
+from ..errors import Cause, ServiceRefusedError
+from ..service_spec import ServiceSpec
+from ..sql.databases import release_run
+from ..sql.safety import check_database_url
+from .dialect import MYSQL_DIALECT
+
+if TYPE_CHECKING:
+    from testcontainers.core.container import DockerContainer
+
+URL_ENV = REGISTRY["mysql"].url_env
+# Durability and the binary log buy nothing in a throw-away test server; utf8mb4
+# because MariaDB still defaults to latin1.
+FAST_SERVER_FLAGS = (
+    "--innodb-flush-log-at-trx-commit=0",
+    "--innodb-doublewrite=0",
+    "--sync-binlog=0",
+    "--skip-log-bin",
+    "--character-set-server=utf8mb4",
+    "--collation-server=utf8mb4_unicode_ci",
+)
+# MySQL client and server error codes that say "it will not work".
+_REFUSALS = {
+    1044: Cause.CREDENTIALS,  # access denied for user to database
+    1045: Cause.CREDENTIALS,  # access denied for user (password)
+    1049: Cause.MISSING,  # unknown database
+}
+_CANNOT_CONNECT = 2003
+_REFUSED_ERRNO = "111"  # ECONNREFUSED, as PyMySQL words it: "[Errno 111] ..."
+
+
+def check_url(url: str) -> None:
+    check_database_url(
+        url,
+        backend="mysql",
+        url_env=URL_ENV,
+        maintenance=MYSQL_DIALECT.maintenance_databases,
+    )
+
+
+def probe(url: str, seconds: float) -> None:
+    parsed = make_url(url)
+    try:
+        connection = pymysql.connect(
+            host=parsed.host or "127.0.0.1",
+            port=parsed.port or 3306,
+            user=parsed.username or "root",
+            password=parsed.password or "",
+            database=parsed.database,
+            connect_timeout=max(1, round(seconds)),
+            read_timeout=max(1, round(seconds)),
+        )
+    except pymysql.err.OperationalError as exc:
+        code = int(exc.args[0]) if exc.args else 0
+        message = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+        if code in _REFUSALS:
+            raise ServiceRefusedError(_REFUSALS[code], message) from exc
+        if code == _CANNOT_CONNECT and _REFUSED_ERRNO in message:
+            raise ServiceRefusedError(Cause.NOTHING_LISTENS, message) from exc
+        raise
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    finally:
+        connection.close()
+
+
+def is_connection_error(error: BaseException) -> bool:
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig or error
+    codes = {_CANNOT_CONNECT, 2006, 2013}  # can't connect, gone away, lost
+    return isinstance(error, pymysql.err.OperationalError) and bool(
+        error.args and error.args[0] in codes
+    )
+
+
+def make_container(image: str, labels: dict[str, str]) -> DockerContainer:
+    from testcontainers.community.mysql import MySqlContainer
+
+    return (
+        MySqlContainer(
+            image,
+            username="root",  # CREATE DATABASE needs it
+            password="test",  # noqa: S106 - a throw-away test server
+            dbname="test",
+            labels=labels,
+        )
+        .with_command(list(FAST_SERVER_FLAGS))
+        .with_tmpfs_mount("/var/lib/mysql")
+    )
+
+
+MYSQL = ServiceSpec.registered(
+    "mysql",
+    url_for=lambda host, port: f"mysql://root:test@{host}:{port}/test",
+    probe=probe,
+    make_container=make_container,
+    check_url=check_url,
+    is_connection_error=is_connection_error,
+    release_run=partial(release_run, MYSQL_DIALECT, url_env=URL_ENV),
+)

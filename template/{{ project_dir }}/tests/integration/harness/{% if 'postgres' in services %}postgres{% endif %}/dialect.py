@@ -1,0 +1,129 @@
+"""PostgreSQL's part of the SQL core: template databases, advisory locks, sequences."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, inspect, text
+
+from ..sql.dialect import SqlDialect, TableName
+
+if TYPE_CHECKING:
+    from ..settings import RunSettings
+    from ..sql.server import DatabaseServer
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+class PostgresDialect(SqlDialect):
+    service = "postgres"
+    # psycopg 3 serves sync and async engines alike.
+    sync_driver = "postgresql+psycopg"
+    async_driver = "postgresql+psycopg"
+    maintenance_databases = frozenset({"postgres", "template1"})
+
+    def connect_args(
+        self, settings: RunSettings, *, asynchronous: bool = False
+    ) -> dict[str, Any]:
+        del asynchronous  # the same libpq settings for both
+        call = _ms(settings.call_timeout)
+        return {
+            # libpq's own limit on the whole connection start-up (TCP, TLS, auth).
+            "connect_timeout": max(2, round(settings.connect_timeout)),
+            # The server ends a statement, or a wait for a lock, that takes longer.
+            "options": f"-c statement_timeout={call} -c lock_timeout={call}",
+            # A network that silently drops packets ends the connection too.
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
+            "tcp_user_timeout": call,
+        }
+
+    def current_database(self, connection: Connection) -> str:
+        return str(connection.execute(text("SELECT current_database()")).scalar_one())
+
+    def list_databases(self, admin: Connection, prefix: str) -> list[str]:
+        query = text(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, :prefix)"
+        )
+        return list(admin.execute(query, {"prefix": prefix}).scalars())
+
+    def create_database(self, admin: Connection, name: str) -> None:
+        admin.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop_database(self, admin: Connection, name: str, *, force: bool) -> None:
+        clause = " WITH (FORCE)" if force else ""
+        admin.execute(text(f'DROP DATABASE IF EXISTS "{name}"{clause}'))
+
+    def clone_database(self, server: DatabaseServer, template: str, name: str) -> None:
+        # The server copies the template's files: no DDL runs again.
+        with server.admin() as admin:
+            admin.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+
+    def publish_template(self, server: DatabaseServer, scratch: str, name: str) -> None:
+        with server.admin() as admin:
+            # Migrations may leave pooled connections behind (an env.py engine never
+            # disposed); they would block the rename. The scratch database is ours.
+            admin.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": scratch},
+            )
+            admin.execute(text(f'ALTER DATABASE "{scratch}" RENAME TO "{name}"'))
+            # Nobody connects to a template: a connection would make cloning it fail.
+            admin.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false'))
+
+    @contextmanager
+    def exclusive(self, admin: Connection, key: str, timeout: float) -> Iterator[None]:
+        # Waiting for another run's build is bounded like any start-up step.
+        wait = _ms(timeout)
+        admin.execute(text(f"SET statement_timeout = {wait}"))
+        admin.execute(text(f"SET lock_timeout = {wait}"))
+        admin.execute(text("SELECT pg_advisory_lock(hashtext(:key))"), {"key": key})
+        try:
+            yield
+        finally:
+            admin.execute(
+                text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": key}
+            )
+
+    def user_schemas(self, connection: Connection) -> list[str | None]:
+        inspector = inspect(connection)
+        default = inspector.default_schema_name
+        return [
+            None if schema == default else schema
+            for schema in inspector.get_schema_names()
+            if schema != "information_schema" and not schema.startswith("pg_")
+        ]
+
+    def restart_sequences(
+        self, connection: Connection, tables: list[TableName]
+    ) -> None:
+        del tables  # every sequence of the database, owned by a column or not
+        names = connection.exec_driver_sql(
+            "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) "
+            "FROM pg_sequences"
+        ).scalars()
+        statement = "; ".join(f"ALTER SEQUENCE {name} RESTART" for name in names)
+        if statement:
+            connection.exec_driver_sql(statement)
+
+    def socket_of(self, driver_connection: Any) -> int | None:
+        # psycopg's Connection and AsyncConnection alike.
+        return int(driver_connection.pgconn.socket)
+
+    def is_busy(self, driver_connection: Any) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        info = getattr(driver_connection, "info", None)
+        return info is not None and info.transaction_status == TransactionStatus.ACTIVE
+
+
+POSTGRES_DIALECT = PostgresDialect()

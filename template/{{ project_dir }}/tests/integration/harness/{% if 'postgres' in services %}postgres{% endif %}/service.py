@@ -1,0 +1,110 @@
+"""How to start, reach and probe PostgreSQL."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+import psycopg
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from ..answers import REGISTRY
+from ..errors import Cause, ServiceRefusedError
+from ..service_spec import ServiceSpec
+from ..sql.databases import release_run
+from ..sql.safety import check_database_url
+from .dialect import POSTGRES_DIALECT
+from .embedded import EmbeddedPostgres
+
+if TYPE_CHECKING:
+    from testcontainers.core.container import DockerContainer
+
+URL_ENV = REGISTRY["postgres"].url_env
+# Durability buys nothing in a throw-away test server and costs seconds per run.
+FAST_SERVER_FLAGS = (
+    "-c",
+    "fsync=off",
+    "-c",
+    "synchronous_commit=off",
+    "-c",
+    "full_page_writes=off",
+)
+# libpq says why it could not connect only in words; these say "it will not work".
+_REFUSALS = (
+    ("connection refused", Cause.NOTHING_LISTENS),
+    ("password authentication failed", Cause.CREDENTIALS),
+    ("no pg_hba.conf entry", Cause.CREDENTIALS),
+    ("role ", Cause.CREDENTIALS),  # role "x" does not exist
+    ("database ", Cause.MISSING),  # database "x" does not exist
+)
+
+
+def libpq_conninfo(url: str) -> str:
+    """A URL libpq understands (no SQLAlchemy driver suffix)."""
+    return (
+        make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+
+
+def check_url(url: str) -> None:
+    check_database_url(
+        url,
+        backend="postgresql",
+        url_env=URL_ENV,
+        maintenance=POSTGRES_DIALECT.maintenance_databases,
+    )
+
+
+def probe(url: str, seconds: float) -> None:
+    try:
+        with psycopg.connect(
+            libpq_conninfo(url), connect_timeout=max(2, round(seconds))
+        ) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.OperationalError as exc:
+        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
+        lowered = str(exc).lower()
+        for words, cause in _REFUSALS:
+            if words in lowered and (cause is not Cause.MISSING or "exist" in lowered):
+                raise ServiceRefusedError(cause, message) from exc
+        raise
+
+
+def is_connection_error(error: BaseException) -> bool:
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig or error
+    return isinstance(error, psycopg.OperationalError) and not isinstance(
+        error, psycopg.errors.QueryCanceled
+    )
+
+
+def make_container(image: str, labels: dict[str, str]) -> DockerContainer:
+    from testcontainers.community.postgres import PostgresContainer
+
+    return (
+        PostgresContainer(
+            image,
+            username="test",
+            password="test",  # noqa: S106 - a throw-away test server
+            dbname="test",
+            driver=None,
+            labels=labels,
+        )
+        .with_command(["postgres", *FAST_SERVER_FLAGS])
+        .with_tmpfs_mount("/var/lib/postgresql/data")
+    )
+
+
+POSTGRES = ServiceSpec.registered(
+    "postgres",
+    url_for=lambda host, port: f"postgresql://test:test@{host}:{port}/test",
+    probe=probe,
+    make_container=make_container,
+    check_url=check_url,
+    is_connection_error=is_connection_error,
+    release_run=partial(release_run, POSTGRES_DIALECT, url_env=URL_ENV),
+    embedded=EmbeddedPostgres(server_flags=FAST_SERVER_FLAGS),
+)

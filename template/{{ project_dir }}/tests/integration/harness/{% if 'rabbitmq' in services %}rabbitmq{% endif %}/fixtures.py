@@ -1,0 +1,64 @@
+"""RabbitMQ fixtures: a connection per test, names unique per test, deleted after it.
+
+rabbitmq_service   the broker of this run (container, compose or IT_AMQP_URL)
+amqp_connection    a pika BlockingConnection for this test
+amqp_channel       a channel on it
+amqp_names         unique exchange/queue names, deleted after the test
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pika  # type: ignore[import-untyped]
+import pytest
+from pika.adapters.blocking_connection import (  # type: ignore[import-untyped]
+    BlockingChannel,
+)
+
+from ..endpoints import ServiceEndpoint
+from ..plugin import integration_plugin
+from .names import AmqpNames, delete_names
+from .service import connection_parameters
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_service(request: pytest.FixtureRequest) -> ServiceEndpoint:
+    return integration_plugin(request.config).endpoint("rabbitmq")
+
+
+@pytest.fixture
+def amqp_connection(
+    rabbitmq_service: ServiceEndpoint, request: pytest.FixtureRequest
+) -> Iterator[pika.BlockingConnection]:
+    # One per test: a BlockingConnection only serves heartbeats while it is used,
+    # so one kept across a slow suite would be dropped by the broker.
+    plugin = integration_plugin(request.config)
+    parameters = connection_parameters(
+        rabbitmq_service.url,
+        connect_timeout=plugin.settings.connect_timeout,
+        call_timeout=plugin.settings.call_timeout,
+    )
+    with plugin.service_calls("rabbitmq"):
+        connection = pika.BlockingConnection(parameters)
+    yield connection
+    if connection.is_open:
+        connection.close()
+
+
+@pytest.fixture
+def amqp_channel(amqp_connection: pika.BlockingConnection) -> BlockingChannel:
+    return amqp_connection.channel()
+
+
+@pytest.fixture
+def amqp_names(
+    rabbitmq_service: ServiceEndpoint, request: pytest.FixtureRequest
+) -> Iterator[AmqpNames]:
+    plugin = integration_plugin(request.config)
+    names = AmqpNames.for_test(plugin.run)
+    yield names
+    with plugin.teardown_calls("rabbitmq"):
+        delete_names(
+            rabbitmq_service.url, names.queues, names.exchanges, plugin.settings
+        )

@@ -1,0 +1,106 @@
+"""How to start, reach and probe RabbitMQ."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import pika  # type: ignore[import-untyped]
+from pika import exceptions as amqp_errors  # type: ignore[import-untyped]
+
+from ..errors import Cause, ServiceRefusedError
+from ..service_spec import ServiceSpec
+
+if TYPE_CHECKING:
+    from testcontainers.core.container import DockerContainer
+
+    from ..endpoints import ServiceEndpoint
+    from ..run_state import RunState
+    from ..settings import RunSettings
+
+
+def connection_parameters(
+    url: str, *, connect_timeout: float, call_timeout: float
+) -> pika.URLParameters:
+    """pika parameters under which no wait outlasts its limit.
+
+    connection_attempts=1: fail instead of retrying for a minute. stack_timeout bounds
+    the whole connection start-up (socket, AMQP handshake, login): a broker that
+    accepts the socket and never answers would otherwise hang it. The heartbeat makes
+    a broker that stops answering mid-test end the blocked call within about two
+    heartbeats; blocked_connection_timeout does the same for a broker blocking
+    publishers (a full disk).
+    """
+    parameters = pika.URLParameters(url)
+    parameters.connection_attempts = 1
+    parameters.socket_timeout = connect_timeout
+    parameters.stack_timeout = connect_timeout
+    parameters.blocked_connection_timeout = call_timeout
+    parameters.heartbeat = max(1, round(call_timeout / 2))
+    return parameters
+
+
+def check_url(url: str) -> None:
+    scheme = urlsplit(url).scheme
+    if scheme not in ("amqp", "amqps"):
+        raise ValueError(f"scheme {scheme!r} is not amqp:// or amqps://")
+
+
+def probe(url: str, seconds: float) -> None:
+    parameters = connection_parameters(
+        url, connect_timeout=seconds, call_timeout=seconds
+    )
+    try:
+        connection = pika.BlockingConnection(parameters)
+    except amqp_errors.ProbableAuthenticationError as exc:
+        raise ServiceRefusedError(Cause.CREDENTIALS, _first_reason(exc)) from exc
+    except amqp_errors.ProbableAccessDeniedError as exc:
+        # The virtual host named in the URL does not exist (or the user may not use it).
+        raise ServiceRefusedError(Cause.MISSING, _first_reason(exc)) from exc
+    except amqp_errors.AMQPConnectionError as exc:
+        if "refused" in repr(exc).lower():
+            raise ServiceRefusedError(
+                Cause.NOTHING_LISTENS, _first_reason(exc)
+            ) from exc
+        raise
+    connection.close()
+
+
+def _first_reason(exc: BaseException) -> str:
+    """pika nests the broker's reason in args; the innermost text says most."""
+    while exc.args and isinstance(exc.args[0], BaseException):
+        exc = exc.args[0]
+    return str(exc) or repr(exc)
+
+
+def is_connection_error(error: BaseException) -> bool:
+    return isinstance(
+        error,
+        (amqp_errors.AMQPConnectionError, amqp_errors.StreamLostError, ConnectionError),
+    )
+
+
+def make_container(image: str, labels: dict[str, str]) -> DockerContainer:
+    from testcontainers.community.rabbitmq import RabbitMqContainer
+
+    return RabbitMqContainer(image, labels=labels).with_tmpfs_mount("/var/lib/rabbitmq")
+
+
+def release_run(
+    endpoint: ServiceEndpoint, run: RunState, settings: RunSettings
+) -> None:
+    """Delete the queues and exchanges tests of this run named but did not delete."""
+    from .names import delete_recorded_names
+
+    delete_recorded_names(endpoint.url, run, settings)
+
+
+RABBITMQ = ServiceSpec.registered(
+    "rabbitmq",
+    url_for=lambda host, port: f"amqp://guest:guest@{host}:{port}/%2F",
+    probe=probe,
+    make_container=make_container,
+    check_url=check_url,
+    is_connection_error=is_connection_error,
+    release_run=release_run,
+)

@@ -1,0 +1,57 @@
+"""Redis fixtures: one connection pool per worker, one key namespace per test.
+
+redis_service     the server of this run (container, compose or IT_REDIS_URL)
+redis_pool        this worker's connection pool (str responses)
+redis_namespace   the test's key prefix; its keys are deleted after the test
+redis_client      a client on the pool
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from ..endpoints import ServiceEndpoint
+from ..plugin import integration_plugin
+from .namespace import RedisNamespace, delete_prefixed
+
+
+@pytest.fixture(scope="session")
+def redis_service(request: pytest.FixtureRequest) -> ServiceEndpoint:
+    return integration_plugin(request.config).endpoint("redis")
+
+
+@pytest.fixture(scope="session")
+def redis_pool(
+    redis_service: ServiceEndpoint, request: pytest.FixtureRequest
+) -> Iterator[redis.ConnectionPool]:
+    settings = integration_plugin(request.config).settings
+    pool = redis.ConnectionPool.from_url(
+        redis_service.url,
+        decode_responses=True,
+        # A server that stops answering fails the command, never hangs the test.
+        socket_connect_timeout=settings.connect_timeout,
+        socket_timeout=settings.call_timeout,
+    )
+    yield pool
+    pool.disconnect()
+
+
+@pytest.fixture
+def redis_client(redis_pool: redis.ConnectionPool) -> Iterator[redis.Redis]:
+    client = redis.Redis(connection_pool=redis_pool)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def redis_namespace(
+    redis_client: redis.Redis, request: pytest.FixtureRequest
+) -> Iterator[RedisNamespace]:
+    plugin = integration_plugin(request.config)
+    namespace = RedisNamespace.for_test(plugin.run)
+    yield namespace
+    with plugin.teardown_calls("redis"):
+        delete_prefixed(redis_client, namespace.prefix)

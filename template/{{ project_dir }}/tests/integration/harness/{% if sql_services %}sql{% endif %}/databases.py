@@ -1,0 +1,192 @@
+"""Databases of a run: a template holding the schema, a clone per xdist worker, a clone
+per `fresh` test. Cloning a template copies what is already built (PostgreSQL copies
+files, MySQL replays the recorded DDL): far cheaper than running migrations again.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    MetaData,
+    Table,
+    inspect,
+    literal,
+    select,
+    table,
+    union_all,
+)
+from sqlalchemy import func as sql_func
+
+from ..answers import PROJECT_NAME
+from ..endpoints import ServiceEndpoint
+from ..run_state import RunState
+from ..settings import RunSettings
+from .dialect import SqlDialect, TableName
+from .schema_source import SchemaSource
+from .server import DatabaseServer
+
+DB_PREFIX = "test_" + re.sub(r"[^a-z0-9_]", "_", PROJECT_NAME.lower())[:24]
+RUN_DATABASE = re.compile(rf"^{DB_PREFIX}_([0-9a-f]{{12}})_")
+TEMPLATE_MARK = "_tpl_"
+
+
+def template_database_name(fingerprint: str) -> str:
+    return f"{DB_PREFIX}{TEMPLATE_MARK}{fingerprint}"
+
+
+def run_database_name(run: RunState, suffix: str) -> str:
+    """Every database of a run starts with the run id: the owner can sweep them."""
+    return f"{DB_PREFIX}_{run.run_id}_{suffix}"
+
+
+def templates_record(dialect: SqlDialect) -> str:
+    """The run-state list of templates a run built on this kind of server."""
+    return f"templates-{dialect.service}"
+
+
+def ensure_template(server: DatabaseServer, schema: SchemaSource, run: RunState) -> str:
+    """The template database for `schema`: built once, reused while it is unchanged.
+
+    Its name carries the schema's fingerprint: a changed model or a new migration gets
+    a new template, an unchanged one is reused by later runs when it was kept.
+    """
+    sql_dialect = server.url.get_dialect()()
+    name = template_database_name(schema.fingerprint(sql_dialect))
+    service = server.dialect.service
+    # Workers and concurrent runs on the same server build it once, one at a time.
+    with server.exclusive(name):
+        if not server.exists(name):
+            started = time.monotonic()
+            _build_template(server, schema, run, name)
+            seconds = time.monotonic() - started
+            run.remember("notes", f"{service}: built {name} in {seconds:.2f}s")
+        elif name not in run.remembered(templates_record(server.dialect)):
+            run.remember("notes", f"{service}: reused {name} from an earlier run")
+    return name
+
+
+def _build_template(
+    server: DatabaseServer, schema: SchemaSource, run: RunState, name: str
+) -> None:
+    # Build under a scratch name and publish at the end: nobody clones half a schema.
+    scratch = run_database_name(run, f"build_{run.worker}")
+    server.drop(scratch)
+    server.create(scratch)
+    engine = server.engine_for(scratch, pooled=False)
+    try:
+        with engine.connect() as connection:
+            server.check_connected(connection, scratch)
+        schema.build(engine)
+    finally:
+        engine.dispose()
+    # Remembered before it exists: an interrupted publish is still cleaned up.
+    run.remember(templates_record(server.dialect), name)
+    server.dialect.publish_template(server, scratch, name)
+
+
+@dataclass
+class WorkerDatabase:
+    """This worker's own clone of the template, and what it held when cloned."""
+
+    name: str
+    template: str
+    # Children before parents, so DELETE never trips a foreign key.
+    tables: list[TableName] = field(default_factory=list)
+    # Row counts right after cloning: reference data that the schema inserts.
+    baseline: dict[TableName, int] = field(default_factory=dict)
+    # Those rows themselves, to put back after a truncate test emptied the tables.
+    seed: dict[TableName, tuple[Table, list[dict[str, Any]]]] = field(
+        default_factory=dict
+    )
+
+
+def create_worker_database(
+    server: DatabaseServer, template: str, run: RunState
+) -> WorkerDatabase:
+    name = run_database_name(run, run.worker)
+    server.drop(name)
+    server.clone(template, name)
+    database = WorkerDatabase(name=name, template=template)
+    engine = server.engine_for(name, pooled=False)
+    try:
+        with engine.connect() as connection:
+            server.check_connected(connection, name)
+            database.tables = user_tables(connection, server.dialect)
+            database.baseline = row_counts(connection, database.tables)
+            database.seed = seed_rows(connection, database.baseline)
+    finally:
+        engine.dispose()
+    return database
+
+
+def seed_rows(
+    connection: Connection, baseline: dict[TableName, int]
+) -> dict[TableName, tuple[Table, list[dict[str, Any]]]]:
+    """The rows of every table that is not empty in the template, with its columns."""
+    seed: dict[TableName, tuple[Table, list[dict[str, Any]]]] = {}
+    metadata = MetaData()
+    for name, count in baseline.items():
+        if count:
+            reflected = Table(
+                name.name, metadata, schema=name.schema, autoload_with=connection
+            )
+            rows = [
+                dict(row) for row in connection.execute(select(reflected)).mappings()
+            ]
+            seed[name] = (reflected, rows)
+    return seed
+
+
+def user_tables(connection: Connection, dialect: SqlDialect) -> list[TableName]:
+    """The tables tests may fill, children first; not Alembic's bookkeeping table."""
+    inspector = inspect(connection)
+    names: list[TableName] = []
+    for schema in dialect.user_schemas(connection):
+        for name, _ in reversed(inspector.get_sorted_table_and_fkc_names(schema)):
+            if name is not None and name != "alembic_version":
+                names.append(TableName(schema, name))
+    return names
+
+
+def row_counts(connection: Connection, tables: list[TableName]) -> dict[TableName, int]:
+    """Rows per table, in one round trip."""
+    if not tables:
+        return {}
+    counts = [
+        select(literal(position), sql_func.count()).select_from(
+            table(each.name, schema=each.schema)
+        )
+        for position, each in enumerate(tables)
+    ]
+    rows = connection.execute(union_all(*counts)).all()
+    return {tables[int(position)]: int(count) for position, count in rows}
+
+
+def release_run(
+    dialect: SqlDialect,
+    endpoint: ServiceEndpoint,
+    run: RunState,
+    settings: RunSettings,
+    *,
+    url_env: str,
+) -> None:
+    """A service's `release_run`: the run's databases, and templates unless kept."""
+    server = DatabaseServer(dialect, endpoint, settings, url_env=url_env)
+    try:
+        drop_run_databases(server, run, keep=settings.keep_services)
+    finally:
+        server.dispose()
+
+
+def drop_run_databases(server: DatabaseServer, run: RunState, *, keep: bool) -> None:
+    """Owner, end of run: drop this run's databases, and its templates unless kept."""
+    for name in server.databases(f"{DB_PREFIX}_{run.run_id}_"):
+        server.drop(name)
+    if not keep:
+        for name in dict.fromkeys(run.remembered(templates_record(server.dialect))):
+            server.drop(name)

@@ -1,0 +1,123 @@
+"""Every call to a SQL database ends within IT_CALL_TIMEOUT, even when the server froze.
+
+A live server ends a slow statement itself (statement_timeout, lock timeouts: see each
+dialect's connect_args) with a clear error. A frozen server, or a network that drops
+packets while the kernel still accepts them, answers nothing at all, and libpq has no
+client-side read timeout: the test would wait forever. So a watchdog thread shuts the
+socket of any statement still waiting a few seconds after IT_CALL_TIMEOUT; the call
+then fails with a disconnect error, SQLAlchemy invalidates the connection, and the
+run goes on. No library does this for psycopg; it is a socket shutdown, nothing more.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Engine, event
+
+if TYPE_CHECKING:
+    from ..settings import RunSettings
+    from .dialect import SqlDialect
+
+# The server's own timeout should speak first, with the clearer message.
+_GRACE_SECONDS = 5.0
+_TICK_SECONDS = 0.25
+
+
+class _Watchdog:
+    """Deadlines of calls in flight, per socket; one daemon thread per process."""
+
+    def __init__(self) -> None:
+        self._deadlines: dict[int, float] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, fd: int, seconds: float) -> None:
+        with self._lock:
+            self._deadlines[fd] = time.monotonic() + seconds
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._watch, name="sql-call-deadlines", daemon=True
+                )
+                self._thread.start()
+
+    def disarm(self, fd: int) -> None:
+        with self._lock:
+            self._deadlines.pop(fd, None)
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(_TICK_SECONDS)
+            now = time.monotonic()
+            with self._lock:
+                expired = [fd for fd, due in self._deadlines.items() if due <= now]
+                for fd in expired:
+                    del self._deadlines[fd]
+            for fd in expired:
+                _shut(fd)
+
+
+def _shut(fd: int) -> None:
+    """Make the blocked call see the connection closed (the fd stays the driver's)."""
+    with contextlib.suppress(OSError):
+        duplicate = socket.socket(fileno=os.dup(fd))
+        try:
+            duplicate.shutdown(socket.SHUT_RDWR)
+        finally:
+            duplicate.close()
+
+
+_WATCHDOG = _Watchdog()
+
+
+def bound_calls(engine: Engine, dialect: SqlDialect, settings: RunSettings) -> None:
+    """Arm a deadline around every statement `engine` runs (sync or async)."""
+    limit = settings.call_timeout + _GRACE_SECONDS
+
+    def before(connection: Connection, *_: Any) -> None:
+        fd = _socket_of(connection, dialect)
+        if fd is not None:
+            _WATCHDOG.arm(fd, limit)
+
+    def after(connection: Connection, *_: Any) -> None:
+        fd = _socket_of(connection, dialect)
+        if fd is not None:
+            _WATCHDOG.disarm(fd)
+
+    def on_error(context: Any) -> None:
+        if context.connection is not None:
+            after(context.connection)
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    event.listen(engine, "handle_error", on_error)
+
+
+@contextmanager
+def bounded(
+    connection: Connection, dialect: SqlDialect, seconds: float
+) -> Iterator[None]:
+    """A deadline around calls that are not statements (COMMIT, ROLLBACK)."""
+    fd = _socket_of(connection, dialect)
+    if fd is not None:
+        _WATCHDOG.arm(fd, seconds + _GRACE_SECONDS)
+    try:
+        yield
+    finally:
+        if fd is not None:
+            _WATCHDOG.disarm(fd)
+
+
+def _socket_of(connection: Connection, dialect: SqlDialect) -> int | None:
+    if connection.invalidated or connection.closed:
+        return None
+    with contextlib.suppress(Exception):
+        return dialect.socket_of(connection.connection.driver_connection)
+    return None

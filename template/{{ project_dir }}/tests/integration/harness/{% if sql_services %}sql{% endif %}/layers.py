@@ -1,0 +1,66 @@
+"""The session-wide layers under each SQL database's fixtures, written once:
+
+server    guarded admin access to the run's server
+template  the database holding the schema, built once per schema fingerprint
+database  this xdist worker's clone of the template, dropped at the end
+engine    a pooled Engine on that clone
+
+postgres/fixtures.py and mysql/fixtures.py name them `<service>_server` & co.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import Engine
+
+from ..endpoints import ServiceEndpoint
+from ..plugin import integration_plugin
+from .databases import WorkerDatabase, create_worker_database, ensure_template
+from .dialect import SqlDialect
+from .schema_source import schema_from_project
+from .server import DatabaseServer
+
+
+@contextmanager
+def server_layer(
+    dialect: SqlDialect, endpoint: ServiceEndpoint, config: pytest.Config, url_env: str
+) -> Iterator[DatabaseServer]:
+    plugin = integration_plugin(config)
+    with plugin.service_calls(dialect.service):
+        server = DatabaseServer(dialect, endpoint, plugin.settings, url_env=url_env)
+    try:
+        yield server
+    finally:
+        server.dispose()
+
+
+def template_layer(server: DatabaseServer, config: pytest.Config) -> str:
+    plugin = integration_plugin(config)
+    with plugin.service_calls(server.dialect.service):
+        return ensure_template(server, schema_from_project(), plugin.run)
+
+
+@contextmanager
+def database_layer(
+    server: DatabaseServer, template: str, config: pytest.Config
+) -> Iterator[WorkerDatabase]:
+    plugin = integration_plugin(config)
+    service = server.dialect.service
+    with plugin.service_calls(service):
+        database = create_worker_database(server, template, plugin.run)
+    yield database
+    # At the end of the run: quiet when the server is gone (the run says so once).
+    with plugin.teardown_calls(service):
+        server.drop(database.name)
+
+
+@contextmanager
+def engine_layer(server: DatabaseServer, database: WorkerDatabase) -> Iterator[Engine]:
+    engine = server.engine_for(database.name)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

@@ -1,0 +1,146 @@
+"""Where the template database's schema comes from: SQLAlchemy metadata or Alembic.
+
+tests/integration/schema.py (yours to edit) names it; code that ships its own tables
+(the samples) adds them with `register_metadata`. The fingerprint names the template
+database, so it changes whenever the schema would: a changed model, a new migration,
+changed reference data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Protocol
+
+from sqlalchemy import Connection, Engine, MetaData
+from sqlalchemy.engine import Dialect
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from ..errors import IntegrationSetupError
+from ..run_state import SUITE_DIR
+
+SCHEMA_FILE = SUITE_DIR / "schema.py"
+ReferenceData = Callable[[Connection], None]
+_registered: list[MetaData] = []
+
+
+def register_metadata(metadata: MetaData) -> None:
+    """Add tables to every test database (next to those schema.py names)."""
+    if all(metadata is not known for known in _registered):
+        _registered.append(metadata)
+
+
+class SchemaSource(Protocol):
+    def fingerprint(self, dialect: Dialect) -> str:
+        """12 hex characters that change whenever the schema would."""
+        ...
+
+    def build(self, engine: Engine) -> None:
+        """Create the schema (and reference data) in the empty database of `engine`."""
+        ...
+
+
+class MetadataSchema:
+    """`metadata.create_all()` per MetaData; fingerprint from the DDL it would run."""
+
+    def __init__(
+        self, metadatas: Sequence[MetaData], reference_data: ReferenceData | None = None
+    ) -> None:
+        self.metadatas = list(metadatas)
+        self.reference_data = reference_data
+
+    def fingerprint(self, dialect: Dialect) -> str:
+        digest = hashlib.sha256(b"metadata")
+        for metadata in self.metadatas:
+            for table in metadata.sorted_tables:
+                digest.update(str(CreateTable(table).compile(dialect=dialect)).encode())
+                # Enum values and the like live in column types, not always in DDL.
+                digest.update(repr([column.type for column in table.columns]).encode())
+                for index in sorted(table.indexes, key=lambda index: index.name or ""):
+                    digest.update(
+                        str(CreateIndex(index).compile(dialect=dialect)).encode()
+                    )
+        digest.update(_source_of(self.reference_data))
+        return digest.hexdigest()[:12]
+
+    def build(self, engine: Engine) -> None:
+        with engine.begin() as connection:
+            for metadata in self.metadatas:
+                metadata.create_all(connection)
+            if self.reference_data is not None:
+                self.reference_data(connection)
+
+
+class AlembicSchema:
+    """`alembic upgrade head`; fingerprint from every migration folder and env.py."""
+
+    def __init__(
+        self, ini_path: Path, reference_data: ReferenceData | None = None
+    ) -> None:
+        self.ini_path = ini_path
+        self.reference_data = reference_data
+
+    def fingerprint(self, dialect: Dialect) -> str:
+        del dialect  # the migrations decide the DDL, whatever the server
+        from .migrations import migration_files
+
+        digest = hashlib.sha256(b"alembic")
+        for root, path in migration_files(self.ini_path):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+        digest.update(_source_of(self.reference_data))
+        return digest.hexdigest()[:12]
+
+    def build(self, engine: Engine) -> None:
+        from .migrations import upgrade
+
+        upgrade(self.ini_path, engine, "head")
+        if self.reference_data is not None:
+            with engine.begin() as connection:
+                self.reference_data(connection)
+
+
+def schema_from_project() -> SchemaSource:
+    """What tests/integration/schema.py says, plus the tables code registered."""
+    schema = _import_schema_module()
+    reference_data: ReferenceData | None = getattr(schema, "reference_data", None)
+    alembic_ini = getattr(schema, "ALEMBIC_INI", None)
+    if alembic_ini is not None:
+        return AlembicSchema(Path(alembic_ini), reference_data)
+    metadatas: list[MetaData] = []
+    for metadata in [*schema.schema_metadata(), *_registered]:
+        if all(metadata is not known for known in metadatas):
+            metadatas.append(metadata)
+    return MetadataSchema(metadatas, reference_data)
+
+
+def _import_schema_module() -> ModuleType:
+    try:
+        from ... import schema
+    except ImportError as exc:
+        if not SCHEMA_FILE.exists():
+            raise IntegrationSetupError(
+                f"{SCHEMA_FILE} is missing: it says where the test database's tables "
+                "come from. Run `copier recopy` or create it with a "
+                "`schema_metadata()` function returning your MetaData objects."
+            ) from None
+        raise IntegrationSetupError(
+            f"{SCHEMA_FILE} could not be imported ({type(exc).__name__}: {exc}). "
+            "Fix the import there: it should import your application's models "
+            "(or name ALEMBIC_INI); a deleted module it still imports is the usual "
+            "cause."
+        ) from exc
+    return schema
+
+
+def _source_of(function: Callable[..., object] | None) -> bytes:
+    """The code of reference data: a change to it must rebuild the template."""
+    if function is None:
+        return b""
+    try:
+        return inspect.getsource(function).encode()
+    except (OSError, TypeError):
+        return repr(function).encode()
