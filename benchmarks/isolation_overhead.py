@@ -229,10 +229,19 @@ def build_project(root: Path) -> tuple[Path, Path]:
     subprocess.run([uv, "venv", "-q", str(venv)], check=True)
     requirements = suite / "requirements.txt"
     subprocess.run(
-        [uv, "pip", "install", "-q", "--python", str(venv), "-r", str(requirements),
-         "pytest-postgresql"],
+        [
+            uv,
+            "pip",
+            "install",
+            "-q",
+            "--python",
+            str(venv),
+            "-r",
+            str(requirements),
+            "pytest-postgresql",
+        ],
         check=True,
-    )  # fmt: skip
+    )
     return project, venv / "bin" / "python"
 
 
@@ -264,9 +273,22 @@ def run_once(project: Path, python: Path, variant: str, size: int, workers: int)
     anchor_plugin = [] if variant == "pytest-postgresql" else ["-p", "no:pytest_postgresql"]
     timings = project / "bench-timings.json"
     env = {**benchmark_environment(size), "BENCH_TIMINGS": str(timings)}
-    command = [str(python), "-m", "pytest", target, "-q", "-p", "no:cacheprovider",
-               "-p", "no:randomly", "-p", "bench_timings", *anchor_plugin,
-               "-n", str(workers)]  # fmt: skip
+    command = [
+        str(python),
+        "-m",
+        "pytest",
+        target,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+        "-p",
+        "bench_timings",
+        *anchor_plugin,
+        "-n",
+        str(workers),
+    ]
     busy_before, total_before = cpu_ticks()
     started = time.perf_counter()
     result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)

@@ -38,8 +38,8 @@ def suite_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # pytest-randomly is the template tests' own addition (random-order runs); it is
     # disabled unless a test asks for it, see generated_suite.run_suite.
     subprocess.run(
-        [uv, "pip", "install", "-q", "--python", str(venv), "-r", str(requirements),
-         "pytest-randomly"],
+        [uv, "pip", "install", "-q", "--compile-bytecode", "--python", str(venv),
+         "-r", str(requirements), "pytest-randomly"],
         check=True,
         timeout=900,
     )  # fmt: skip
@@ -61,7 +61,8 @@ def world_readable_python(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     subprocess.run([uv, "venv", "-q", "--python", interpreter, str(venv)], check=True)
     suite = full / "tests/integration"
     subprocess.run(
-        [uv, "pip", "install", "-q", "--python", str(venv), "--link-mode", "copy",
+        [uv, "pip", "install", "-q", "--compile-bytecode", "--python", str(venv),
+         "--link-mode", "copy",
          "-r", str(suite / "requirements.txt"), "-r", str(suite / "requirements-embedded.txt")],
         check=True, timeout=900,
     )  # fmt: skip

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 WAITS_FOR_INTERRUPT = """
@@ -33,6 +34,14 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
+@dataclass
+class Interrupted:
+    returncode: int
+    output: str
+    # From the last SIGINT to the end of the pytest process.
+    seconds_to_exit: float
+
+
 def interrupt_run(
     project: Path,
     python: Path,
@@ -40,9 +49,10 @@ def interrupt_run(
     *,
     when: Callable[[], bool],
     needs: str,
-) -> tuple[int, str]:
+    presses: int = 1,
+) -> Interrupted:
     """Run a test that asks for `needs` (fixture names) and then waits; press Ctrl-C
-    once `when()` holds. Returns pytest's exit code and output."""
+    `presses` times, half a second apart, once `when()` holds."""
     started = project / ".started"
     waiting = project / "tests/integration/test_waits_for_interrupt.py"
     waiting.write_text(WAITS_FOR_INTERRUPT)
@@ -60,15 +70,20 @@ def interrupt_run(
                 raise AssertionError(
                     f"pytest ended before it could be interrupted:\n{_rest(process)}"
                 )
-            os.killpg(process.pid, signal.SIGINT)
+            for press in range(presses):
+                if press:
+                    time.sleep(0.5)
+                os.killpg(process.pid, signal.SIGINT)
+            pressed = time.monotonic()
             output, _ = process.communicate(timeout=120)
+            seconds = time.monotonic() - pressed
         finally:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
     finally:
         waiting.unlink()
         started.unlink(missing_ok=True)
-    return process.returncode, output
+    return Interrupted(process.returncode, output, seconds)
 
 
 def waiting_test_started(project: Path) -> Callable[[], bool]:

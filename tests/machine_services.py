@@ -1,6 +1,6 @@
 """The real services these tests run generated suites against.
 
-../shared/native-services/up makes PostgreSQL, Redis and RabbitMQ answer on loopback
+../shared/native-services/up makes PostgreSQL, MariaDB, Redis and RabbitMQ answer on loopback
 (what a CI job's `services:` would provide); ../shared/offline-docker/up starts a
 Docker engine and builds registry-free stand-ins for the official images. Both are
 idempotent; .ci/run calls them first and exports what they print, so here they are
@@ -37,10 +37,11 @@ def native_service_urls() -> dict[str, str]:
     """IT_*_URL values for the already-running services."""
     values = _provision(
         SHARED / "native-services" / "up",
-        ("NATIVE_POSTGRES_URL", "NATIVE_REDIS_URL", "NATIVE_AMQP_URL"),
+        ("NATIVE_POSTGRES_URL", "NATIVE_MYSQL_URL", "NATIVE_REDIS_URL", "NATIVE_AMQP_URL"),
     )
     return {
         "IT_POSTGRES_URL": values["NATIVE_POSTGRES_URL"],
+        "IT_MYSQL_URL": values["NATIVE_MYSQL_URL"],
         "IT_REDIS_URL": values["NATIVE_REDIS_URL"],
         "IT_AMQP_URL": values["NATIVE_AMQP_URL"],
     }
@@ -50,10 +51,16 @@ def container_images() -> dict[str, str]:
     """IT_*_IMAGE overrides pointing at images this machine has (no registry here)."""
     values = _provision(
         SHARED / "offline-docker" / "up",
-        ("OFFLINE_POSTGRES_IMAGE", "OFFLINE_REDIS_IMAGE", "OFFLINE_RABBITMQ_IMAGE"),
+        (
+            "OFFLINE_POSTGRES_IMAGE",
+            "OFFLINE_MARIADB_IMAGE",
+            "OFFLINE_REDIS_IMAGE",
+            "OFFLINE_RABBITMQ_IMAGE",
+        ),
     )
     return {
         "IT_POSTGRES_IMAGE": values["OFFLINE_POSTGRES_IMAGE"],
+        "IT_MYSQL_IMAGE": values["OFFLINE_MARIADB_IMAGE"],
         "IT_REDIS_IMAGE": values["OFFLINE_REDIS_IMAGE"],
         "IT_RABBITMQ_IMAGE": values["OFFLINE_RABBITMQ_IMAGE"],
     }

@@ -10,7 +10,9 @@ from typing import Any
 import copier
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-ALL_SERVICES = ["postgres", "redis", "rabbitmq"]
+ALL_SERVICES = ["postgres", "mysql", "redis", "rabbitmq"]
+# Where the suite lives in the template repository.
+SUITE_TEMPLATE = "template/{{ project_dir }}/tests/integration"
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import subprocess
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
+import pymysql
 import redis
 
 
@@ -45,3 +49,44 @@ def drop_postgres_databases(url: str, prefix: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         for name in postgres_databases(url, prefix):
             conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def mysql_databases(url: str, prefix: str = "") -> set[str]:
+    """Names of the databases on the MySQL/MariaDB server at `url` starting with `prefix`."""
+    parts = urlsplit(url)
+    connection = pymysql.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+    )
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW DATABASES")
+            return {row[0] for row in cursor.fetchall() if row[0].startswith(prefix)}
+    finally:
+        connection.close()
+
+
+def drop_mysql_databases(url: str, prefix: str) -> None:
+    parts = urlsplit(url)
+    connection = pymysql.connect(
+        host=parts.hostname or "127.0.0.1", port=parts.port or 3306,
+        user=parts.username or "root", password=parts.password or "",
+    )  # fmt: skip
+    try:
+        with connection.cursor() as cursor:
+            for name in mysql_databases(url, prefix):
+                cursor.execute(f"DROP DATABASE `{name}`")
+    finally:
+        connection.close()
+
+
+def run_state_folders(project: str) -> list[Path]:
+    """State folders of `project`'s generated-suite runs on this machine."""
+    found = []
+    for folder in Path(tempfile.gettempdir()).glob("integration-runs-of-*/*"):
+        described = folder / "run.json"
+        if described.exists() and f'"project": "{project}"' in described.read_text():
+            found.append(folder)
+    return sorted(found)

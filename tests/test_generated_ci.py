@@ -1,12 +1,16 @@
-"""Generated CI: valid against the published schemas, and its test command passes here.
+"""Generated CI, for a project at the repository root and in a subfolder (project_dir).
 
-check-jsonschema ships SchemaStore's schemas for GitHub workflows and GitLab CI, so
-the validation runs offline. The test command is taken from the workflow itself and
-run for every shard against the already-running services, as the `services` job would.
+GitHub Actions and GitLab CI read their files at the repository root whatever
+project_dir is; the jobs run the suite in project_dir and start for changes there.
+Checked offline: SchemaStore's schemas (shipped by check-jsonschema), zizmor's offline
+audits (every finding, ignore comments not honoured), pinned actions, no branch name
+and no Python version written in, and the workflow's own test command run here, in
+its working directory, against the already-running services.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import sys
@@ -20,6 +24,10 @@ from rendering import ALL_SERVICES, render
 
 GITHUB_WORKFLOW = ".github/workflows/integration-tests.yml"
 GITLAB_JOBS = ".gitlab/integration-tests.gitlab-ci.yml"
+# project_dir answer -> the folder the jobs must run in ("" = the repository root)
+LAYOUTS = {".": "", "backend": "backend"}
+PINNED = re.compile(r"uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+){0,2}")
+BRANCH_NAME = re.compile(r"\b(main|master|develop|trunk)\b")
 
 
 def check_schema(schema: str, *files: Path) -> subprocess.CompletedProcess[str]:
@@ -30,20 +38,122 @@ def check_schema(schema: str, *files: Path) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("services", [["postgres"], ALL_SERVICES, []], ids=str)
-def test_github_workflow_matches_the_schema(tmp_path: Path, services: list[str]) -> None:
-    project = render(tmp_path / "shop", services=services, ci="github")
-    result = check_schema("vendor.github-workflows", project / GITHUB_WORKFLOW)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert not (project / GITLAB_JOBS).exists()
+def load(path: Path) -> dict[Any, Any]:
+    loaded: dict[Any, Any] = yaml.safe_load(path.read_text())
+    return loaded
 
 
-@pytest.mark.parametrize("services", [["postgres"], ALL_SERVICES], ids=str)
-def test_gitlab_ci_matches_the_schema(tmp_path: Path, services: list[str]) -> None:
-    project = render(tmp_path / "shop", services=services, ci="gitlab")
-    result = check_schema("vendor.gitlab-ci", project / GITLAB_JOBS, project / ".gitlab-ci.yml")
+@pytest.fixture(scope="module", params=list(LAYOUTS), ids=["root", "subfolder"])
+def github(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("github") / "repo"
+    return render(root, services=ALL_SERVICES, ci="github", project_dir=request.param)
+
+
+@pytest.fixture(scope="module", params=list(LAYOUTS), ids=["root", "subfolder"])
+def gitlab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("gitlab") / "repo"
+    return render(root, services=ALL_SERVICES, ci="gitlab", project_dir=request.param)
+
+
+def folder_of(project: Path) -> str:
+    return LAYOUTS[load(project / ".copier-answers.integration-tests.yml")["project_dir"]]
+
+
+def test_github_workflow_matches_the_schema(github: Path) -> None:
+    result = check_schema("vendor.github-workflows", github / GITHUB_WORKFLOW)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert not (project / GITHUB_WORKFLOW).exists()
+    assert not (github / ".gitlab").exists()
+    assert not (github / ".gitlab-ci.yml").exists()
+
+
+def test_github_workflow_is_clean_under_zizmor(github: Path) -> None:
+    zizmor = Path(sys.executable).with_name("zizmor")
+    result = subprocess.run(
+        [str(zizmor), "--offline", "--no-config", "--no-ignores", "--strict-collection",
+         "--no-progress", "--color", "never", str(github / GITHUB_WORKFLOW)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings" in result.stdout, result.stdout
+
+
+def test_github_actions_are_pinned_to_a_commit_with_the_version_named(github: Path) -> None:
+    uses = [line.strip().removeprefix("- ") for line in
+            (github / GITHUB_WORKFLOW).read_text().splitlines() if "uses:" in line]  # fmt: skip
+    assert uses
+    assert [line for line in uses if not PINNED.fullmatch(line)] == []
+
+
+def test_github_workflow_runs_in_the_project_folder_for_its_changes(github: Path) -> None:
+    folder = folder_of(github)
+    workflow = load(github / GITHUB_WORKFLOW)
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as True
+    setup_uv = [
+        step for job in workflow["jobs"].values() for step in job["steps"]
+        if step.get("uses", "").startswith("astral-sh/setup-uv@")
+    ]  # fmt: skip
+    assert len(setup_uv) == len(workflow["jobs"])
+    if folder:
+        assert workflow["defaults"]["run"]["working-directory"] == folder
+        assert all(step["with"]["working-directory"] == folder for step in setup_uv)
+        wanted = [f"{folder}/**", GITHUB_WORKFLOW]
+        assert triggers["push"]["paths"] == triggers["pull_request"]["paths"] == wanted
+    else:
+        assert "defaults" not in workflow
+        assert all("working-directory" not in step["with"] for step in setup_uv)
+        assert "paths" not in (triggers["push"] or {})
+        assert "paths" not in (triggers["pull_request"] or {})
+    command = shlex.split(workflow["env"]["TEST_COMMAND"])
+    requirements = command[command.index("--with-requirements") + 1]
+    assert (github / folder / requirements).is_file()  # relative to the working directory
+    assert (github / folder / "tests/integration/pytest.ini").is_file()
+
+
+def test_github_workflow_takes_python_and_branch_from_the_project(github: Path) -> None:
+    text = (github / GITHUB_WORKFLOW).read_text()
+    workflow = load(github / GITHUB_WORKFLOW)
+    for job in workflow["jobs"].values():
+        # uv run picks the project's .python-version, else its requires-python.
+        assert "UV_PYTHON" not in {**workflow.get("env", {}), **job.get("env", {})}
+        for step in job["steps"]:
+            assert not step.get("uses", "").startswith("actions/setup-python@"), step
+            assert "python-version" not in step.get("with", {}), step
+        # pushes run on the default branch, whatever its name
+        assert "github.event.repository.default_branch" in job["if"]
+    assert not BRANCH_NAME.findall(text)
+
+
+def test_gitlab_ci_matches_the_schema(gitlab: Path) -> None:
+    result = check_schema("vendor.gitlab-ci", gitlab / GITLAB_JOBS, gitlab / ".gitlab-ci.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not (gitlab / ".github").exists()
+
+
+def test_gitlab_job_runs_in_the_project_folder_for_its_changes(gitlab: Path) -> None:
+    folder = folder_of(gitlab)
+    prefix = f"{folder}/" if folder else ""
+    job = load(gitlab / GITLAB_JOBS)["integration-tests"]
+    script = job["script"]
+    assert script[0] == f"cd {folder}" if folder else not script[0].startswith("cd ")
+    assert job["cache"]["key"]["files"] == [
+        f"{prefix}tests/integration/requirements.txt",
+        f"{prefix}uv.lock",
+    ]
+    changes = [rule.get("changes", {}).get("paths") for rule in job["rules"]]
+    if folder:
+        assert [f"{folder}/**/*", GITLAB_JOBS] in changes
+    else:
+        assert changes == [None] * len(changes)
+    assert (gitlab / folder / "tests/integration/requirements.txt").is_file()
+
+
+def test_gitlab_job_takes_python_and_branch_from_the_project(gitlab: Path) -> None:
+    job = load(gitlab / GITLAB_JOBS)["integration-tests"]
+    assert "UV_PYTHON" not in job["variables"]
+    assert job["variables"]["UV_PYTHON_DOWNLOADS"] == "automatic"
+    assert any("$CI_DEFAULT_BRANCH" in rule["if"] for rule in job["rules"])
+    for name in (GITLAB_JOBS, ".gitlab-ci.yml"):
+        assert not BRANCH_NAME.findall((gitlab / name).read_text()), name
 
 
 def test_existing_gitlab_ci_file_is_left_alone(tmp_path: Path) -> None:
@@ -61,22 +171,25 @@ def test_no_ci_renders_no_workflow(tmp_path: Path) -> None:
     assert not (project / ".gitlab").exists()
 
 
-def test_the_workflow_command_passes_here_for_every_shard(
+def test_the_workflow_command_passes_in_its_working_directory_for_every_shard(
     tmp_path: Path, native_urls: dict[str, str]
 ) -> None:
-    project = render(tmp_path / "shop", services=ALL_SERVICES, ci="github")
-    workflow: dict[str, Any] = yaml.safe_load((project / GITHUB_WORKFLOW).read_text())
+    repository = render(
+        tmp_path / "repo", project_name="cicheck", services=ALL_SERVICES, project_dir="backend"
+    )
+    workflow = load(repository / GITHUB_WORKFLOW)
     job = workflow["jobs"]["services"]
     groups = job["strategy"]["matrix"]["group"]
     command = shlex.split(workflow["env"]["TEST_COMMAND"])
     assert command[:2] == ["uv", "run"]
+    working_directory = repository / workflow["defaults"]["run"]["working-directory"]
     # The job's own environment: IT_PROVIDER=external and the URLs of its services,
     # which on this machine are the already-running ones on the same ports.
     env = clean_environment(**{**job["env"], **native_urls})
     passed: list[str] = []
     for group in groups:
-        shard = [uv_executable(), *command[1:], str(group)]  # `run: $TEST_COMMAND <group>`
-        result = run_suite(project, shard, env=env, paths=())
+        shard = [uv_executable(), *command[1:], str(group)]  # `run: $TEST_COMMAND "$GROUP"`
+        result = run_suite(working_directory, shard, env=env, paths=())
         result.assert_all_passed(at_least=20)
         passed += result.passed
     assert len(passed) == len(set(passed))  # every test ran in exactly one shard

@@ -35,7 +35,8 @@ def test_the_command_from_the_message_after_copy_runs_the_suite(
 ) -> None:
     # Exactly the command copier printed, with its dependencies from requirements.txt.
     message = yaml.safe_load((REPO_ROOT / "copier.yml").read_text())["_message_after_copy"]
-    command = next(line.split() for line in message.splitlines() if "uv run" in line)
+    line = next(line for line in message.splitlines() if "uv run --with-requirements" in line)
+    command = line.replace("{{ cd_command }}", "").split()
     assert command[:2] == ["uv", "run"]
     env = clean_environment(IT_POSTGRES_URL=native_urls["IT_POSTGRES_URL"])
     result = run_suite(project, [uv_executable(), *command[1:-1]], "-n", "2", env=env)
@@ -48,14 +49,15 @@ def test_unreachable_url_fails_with_one_clear_message(project: Path, suite_pytho
     result = run_suite(project, [str(suite_python), "-m", "pytest"], env=env)
     assert result.returncode == 1
     assert len(result.failed) >= 15  # every test that needs postgres
-    assert "IT_POSTGRES_URL is set but the server does not answer" in result.output
+    assert "postgres: nothing listens there" in result.output
+    assert "Start the server on 127.0.0.1:1" in result.output
 
 
 def test_malformed_url_is_named_with_an_example(project: Path, suite_python: Path) -> None:
     env = clean_environment(IT_POSTGRES_URL="http://user:secret@example.test/db")
     result = run_suite(project, [str(suite_python), "-m", "pytest"], env=env)
     assert result.returncode == 1
-    assert "cannot be used: scheme 'http' is not PostgreSQL" in result.output
+    assert "URL cannot be used: scheme 'http' is not postgresql" in result.output
     assert "secret" not in result.output  # password masked in the message
 
 

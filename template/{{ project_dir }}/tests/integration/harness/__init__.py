@@ -1,5 +1,22 @@
-"""The plumbing behind the integration fixtures: providers, databases, isolation.
+"""The plumbing behind the integration fixtures. Template-owned: `copier update`
+improves these modules; put your own fixtures in tests/integration/conftest.py or
+next to your tests instead of editing them.
 
-Template-owned: `copier update` improves these modules. Put your own fixtures in
-`tests/integration/conftest.py` or next to your tests instead of editing them.
+Map, from a test down to the server:
+
+    test            asks for fixtures (db_session, redis_client, amqp_channel, ...)
+    fixtures        <service>/fixtures.py, sql/fixtures.py: layered service -> server
+                    -> database -> session; registered by plugin.register()
+    plugin.py       the run's life: markers, which services the selected tests need,
+                    one message per unavailable service, clean-up at the end
+    guest.py        runs only under tests/integration/pytest.ini; else stays out
+    service_startup starts what is needed once per run (xdist workers share it),
+                    releases it at the end; sweep.py cleans up after dead runs
+    providers/      where a service comes from: external URL, testcontainers,
+                    compose, embedded wheel (selection.py picks one per service)
+    <service>/      service.py: how to reach, probe, start and clean one service;
+                    sql/ holds what every SQL database shares (dialect.py: the rest)
+    run_state.py    the run's shared folder: endpoints, what was made, who owns it;
+                    janitor.py removes containers of a run whose process is gone
+    settings.py     every option and its IT_* environment twin; errors.py the causes
 """

@@ -11,33 +11,24 @@ so the host's run works without this suite's requirements installed.
 from __future__ import annotations
 
 from importlib.util import find_spec
-from pathlib import Path
 
 import pytest
 
 from . import answers, settings
+from .before_start import is_our_run
 
-SUITE_DIR = Path(__file__).resolve().parent.parent
-OWN_CONFIG = SUITE_DIR / "pytest.ini"
 RUN_COMMAND = (
     "uv run --with-requirements tests/integration/requirements.txt "
     "pytest tests/integration"
 )
-_GUEST_KEY = pytest.StashKey[bool]()
 
 
 def add_options(parser: pytest.Parser) -> None:
     settings.add_options(parser)
 
 
-def is_our_run(config: pytest.Config) -> bool:
-    """Whether pytest was started on this folder (it found our pytest.ini)."""
-    return config.inipath is not None and config.inipath.resolve() == OWN_CONFIG
-
-
 def configure(config: pytest.Config) -> None:
     if not is_our_run(config):
-        config.stash[_GUEST_KEY] = True
         config.pluginmanager.register(_HostRun(), "integration-tests-left-out")
         return
     missing = [
@@ -48,32 +39,13 @@ def configure(config: pytest.Config) -> None:
             f"tests/integration needs {', '.join(missing)}, from "
             "tests/integration/requirements.txt. Run the suite with:\n"
             f"    {RUN_COMMAND}\n"
-            "or: pip install -r tests/integration/requirements.txt"
+            "or, in a virtual environment of its own: "
+            "pip install -r tests/integration/requirements.txt"
         )
     from . import markers, plugin
 
     markers.register_markers(config)
     plugin.register(config)
-
-
-def refuse_unresolved_update() -> None:
-    """`copier update` conflicts left in the suite: say which files, not a traceback."""
-    from ..doctor import conflicted_files
-
-    conflicts = conflicted_files()
-    if conflicts:
-        listed = "\n".join(f"    {path}" for path in conflicts)
-        raise pytest.UsageError(
-            "copier update left these files with conflicts; resolve them (keep your "
-            f"lines, the template's, or both) and `git add` them:\n{listed}"
-        )
-
-
-def ignore_collect(path: Path, config: pytest.Config) -> bool | None:
-    """In the host's run, leave out everything below this folder."""
-    if config.stash.get(_GUEST_KEY, False) and path.is_relative_to(SUITE_DIR):
-        return True
-    return None
 
 
 class _HostRun:

@@ -33,6 +33,9 @@ _POLL_SECONDS = 0.5
 # Calls the dead run had in flight (a container being created) land within this.
 _IN_FLIGHT_SECONDS = 3.0
 _STOP_WAIT_SECONDS = 10.0
+# A pid file missing or half written. (A named tuple: `ruff format` for Python 3.14
+# would drop the parentheses of a literal one, PEP 758.)
+_UNREADABLE = (OSError, ValueError)
 
 
 def process_alive(pid: int) -> bool:
@@ -95,7 +98,7 @@ def _signal_and_wait(pid: int, first_signal: int) -> None:
 def remove_run_containers(run_id: str, compose_projects: list[str]) -> None:
     """Containers (and compose networks) of the run, except those kept on purpose."""
     try:
-        import docker
+        import docker  # type: ignore[import-untyped, unused-ignore]
     except ImportError:
         return
     client = docker.from_env(timeout=30)
@@ -141,7 +144,7 @@ def clean_up_after(state_dir: Path) -> None:
 def main(state_dir: Path) -> int:
     try:
         owner = int((state_dir / "owner.pid").read_text())
-    except (OSError, ValueError):
+    except _UNREADABLE:
         return 0
     # Read the records while waiting: a run that ends removes its state folder, and
     # after an interrupt it leaves its containers and servers to us.

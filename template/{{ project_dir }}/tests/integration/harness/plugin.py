@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -29,7 +29,7 @@ from .endpoints import ServiceEndpoint
 from .errors import Cause
 from .markers import add_markers, services_used
 from .run_state import RunState
-from .service_startup import ensure_services, release_services
+from .service_startup import defer_interrupts, ensure_services, release_services
 from .settings import RunSettings, read_settings
 from .summary import write_summary
 
@@ -114,6 +114,7 @@ class IntegrationPlugin:
     @contextmanager
     def service_calls(self, name: str) -> Iterator[None]:
         """Setup steps on `name`: a service that stopped answering is said once."""
+        self.require(name)
         try:
             yield
         except Exception as exc:
@@ -121,19 +122,27 @@ class IntegrationPlugin:
                 self._unavailable(name, self.run.lost(name).splitlines()[0], error=True)
             raise
 
-    @contextmanager
-    def teardown_calls(self, name: str) -> Iterator[None]:
-        """Clean-up steps on `name`: quiet when the service is gone (said once)."""
+    def clean_up(self, name: str, step: Callable[[], object]) -> None:
+        """A clean-up step on `name`, skipped when the service is gone (said once):
+        the server cannot be cleaned, and each attempt would wait for a timeout."""
         if self.run.lost(name):
             return
         try:
-            yield
+            step()
         except Exception as exc:
             if not self._connection_lost(name, exc):
                 raise
 
+    def require(self, name: str) -> None:
+        """Before a test uses `name`: one line at once if the run has lost it."""
+        lost = self.run.lost(name)
+        if lost:
+            self._unavailable(name, lost.splitlines()[0], error=True)
+
     def _check_lost(self, item: pytest.Item, error: Exception) -> None:
-        for name in services_used(item):
+        # Every started service, not only the test's declared ones: fixtures can be
+        # requested dynamically. Each service recognises only its own client's errors.
+        for name in dict.fromkeys([*services_used(item), *self.endpoints]):
             if self._connection_lost(name, error):
                 return
 
@@ -213,6 +222,13 @@ class IntegrationPlugin:
         reporter.section(f"{name} is unavailable", sep="!", red=True, bold=True)
         for line in message.splitlines():
             reporter.line(line)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_keyboard_interrupt(self) -> None:
+        # From the first Ctrl-C to the end, another one only says "please wait":
+        # the clean-up that follows is bounded, and must not be cut short.
+        if self.run.is_owner:
+            defer_interrupts()
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, exitstatus: int) -> None:

@@ -42,11 +42,16 @@ def checkout_id() -> str:
     return hashlib.sha256(str(SUITE_DIR).encode()).hexdigest()[:8]
 
 
+# The pid file is missing, or half written. (A named tuple: `ruff format` for
+# Python 3.14 would drop the parentheses of a literal one, PEP 758.)
+_UNREADABLE = (OSError, ValueError)
+
+
 def run_is_alive(run_id: str) -> bool:
     """Whether the run that owns `run_id` is still going (its owner process exists)."""
     try:
         pid = int((STATE_ROOT / run_id / "owner.pid").read_text())
-    except (OSError, ValueError):
+    except _UNREADABLE:
         return False
     return process_alive(pid)
 
@@ -171,7 +176,13 @@ class RunState:
         return path.read_text().splitlines() if path.exists() else []
 
     def finish(self) -> None:
-        """Remove the state directory (owner only, after every cleanup ran)."""
+        """Remove the state directory (owner only, after every cleanup ran).
+
+        Kept when a service was lost or a clean-up step failed: a later run then
+        sweeps what this one could not (sweep.py), and owner.pid says it is over.
+        """
+        if any(self.directory.glob("lost-*.txt")) or self.remembered("unclean"):
+            return
         for path in sorted(self.directory.glob("*"), reverse=True):
             with contextlib.suppress(OSError):
                 path.unlink()

@@ -107,18 +107,24 @@ def release_services(
                 _attempt(run, f"{name} release", provider.release)
 
 
+def _please_wait(signum: int, frame: Any) -> None:
+    del signum, frame
+    sys.stderr.write("\nintegration services: cleaning up, one moment...\n")
+
+
+def defer_interrupts() -> None:
+    """Ctrl-C from now on says "please wait" instead of cutting the clean-up short."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _please_wait)
+
+
 @contextlib.contextmanager
 def _interrupts_deferred() -> Iterator[None]:
     """Ctrl-C during clean-up says "please wait" instead of leaving things behind."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def please_wait(signum: int, frame: Any) -> None:
-        del signum, frame
-        sys.stderr.write("\nintegration services: cleaning up, one moment...\n")
-
-    previous = signal.signal(signal.SIGINT, please_wait)
+    previous = signal.signal(signal.SIGINT, _please_wait)
     try:
         yield
     finally:
@@ -131,3 +137,4 @@ def _attempt(run: RunState, what: str, step: Callable[..., None], *args: Any) ->
     except Exception as exc:  # noqa: BLE001 - reported, then the next step runs
         first_line = next(iter(str(exc).splitlines()), "")
         run.remember("notes", f"{what} failed: {type(exc).__name__}: {first_line}")
+        run.remember("unclean", what)

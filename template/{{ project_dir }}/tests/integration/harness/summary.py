@@ -40,7 +40,8 @@ def write_summary(reporter: pytest.TerminalReporter, plugin: IntegrationPlugin) 
 def _row(endpoint: ServiceEndpoint, tests: int) -> str:
     if not endpoint.usable:
         provider = endpoint.provider or "-"
-        return f"{endpoint.service:<10}{provider:<16}{'-':>9}{tests:>7}  {endpoint.headline}"
+        columns = f"{endpoint.service:<10}{provider:<16}{'-':>9}{tests:>7}"
+        return f"{columns}  {endpoint.headline}"
     ready = "reused" if endpoint.reused else f"{endpoint.ready_seconds:.2f} s"
     return (
         f"{endpoint.service:<10}{endpoint.provider:<16}{ready:>9}{tests:>7}  "

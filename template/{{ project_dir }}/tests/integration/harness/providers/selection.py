@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from .. import answers
 from ..docker_engine import docker_problem
 from ..endpoints import ServiceEndpoint
+from ..errors import Cause
 from ..run_state import RunState
 from ..service_spec import ServiceSpec
 from ..settings import RunSettings
@@ -67,14 +68,18 @@ def _unavailable(
     spec: ServiceSpec, reason: str, settings: RunSettings
 ) -> ServiceEndpoint:
     message = (
-        f"{spec.name} is not available: {spec.url_env} is not set and no container "
-        f"can be started ({reason}). Set {spec.url_env} (e.g. {spec.url_example}), "
-        f"start Docker, or deselect these tests with -m 'not {spec.name}'."
+        f"{spec.name}: {Cause.NO_PROVIDER.value}: {spec.url_env} is not set and no "
+        f"container can be started ({reason}). Set {spec.url_env} "
+        f"(e.g. {spec.url_example}), start Docker, or deselect these tests with "
+        f"-m 'not {spec.name}'."
     )
     if settings.require_services:
         message += (
             " A missing service is an error here (CI=true or --it-require-services)."
         )
     return ServiceEndpoint(
-        service=spec.name, problem=message, problem_is_error=settings.require_services
+        service=spec.name,
+        problem=message,
+        cause=Cause.NO_PROVIDER.value,
+        problem_is_error=settings.require_services,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-import pymysql
+import pymysql  # type: ignore[import-untyped, unused-ignore]
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 

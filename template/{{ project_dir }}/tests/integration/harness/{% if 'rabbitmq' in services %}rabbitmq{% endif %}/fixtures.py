@@ -9,6 +9,7 @@ amqp_names         unique exchange/queue names, deleted after the test
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 import pika  # type: ignore[import-untyped]
 import pytest
@@ -20,6 +21,14 @@ from ..endpoints import ServiceEndpoint
 from ..plugin import integration_plugin
 from .names import AmqpNames, delete_names
 from .service import connection_parameters
+
+
+__all__ = [
+    "amqp_channel",
+    "amqp_connection",
+    "amqp_names",
+    "rabbitmq_service",
+]
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +67,13 @@ def amqp_names(
     plugin = integration_plugin(request.config)
     names = AmqpNames.for_test(plugin.run)
     yield names
-    with plugin.teardown_calls("rabbitmq"):
-        delete_names(
-            rabbitmq_service.url, names.queues, names.exchanges, plugin.settings
-        )
+    plugin.clean_up(
+        "rabbitmq",
+        partial(
+            delete_names,
+            rabbitmq_service.url,
+            names.queues,
+            names.exchanges,
+            plugin.settings,
+        ),
+    )

@@ -6,7 +6,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pika  # type: ignore[import-untyped]
-from pika import exceptions as amqp_errors  # type: ignore[import-untyped]
+from pika import exceptions as amqp_errors
+from pika.adapters.utils.connection_workflow import (  # type: ignore[import-untyped]
+    AMQPConnectorStackTimeout,
+)
 
 from ..errors import Cause, ServiceRefusedError
 from ..service_spec import ServiceSpec
@@ -26,17 +29,19 @@ def connection_parameters(
 
     connection_attempts=1: fail instead of retrying for a minute. stack_timeout bounds
     the whole connection start-up (socket, AMQP handshake, login): a broker that
-    accepts the socket and never answers would otherwise hang it. The heartbeat makes
-    a broker that stops answering mid-test end the blocked call within about two
-    heartbeats; blocked_connection_timeout does the same for a broker blocking
-    publishers (a full disk).
+    accepts the socket and never answers would otherwise hang it. pika has no
+    timeout on a call such as queue_declare; the heartbeat makes a broker that stops
+    answering end the blocked call; blocked_connection_timeout does the same for a
+    broker blocking publishers (a full disk).
     """
     parameters = pika.URLParameters(url)
     parameters.connection_attempts = 1
     parameters.socket_timeout = connect_timeout
     parameters.stack_timeout = connect_timeout
     parameters.blocked_connection_timeout = call_timeout
-    parameters.heartbeat = max(1, round(call_timeout / 2))
+    # pika checks every heartbeat + 5 s and gives up after one silent check: a
+    # blocked call ends within 2 * (heartbeat + 5) s, which is call_timeout.
+    parameters.heartbeat = max(1, round(call_timeout / 2 - 5))
     return parameters
 
 
@@ -76,7 +81,12 @@ def _first_reason(exc: BaseException) -> str:
 def is_connection_error(error: BaseException) -> bool:
     return isinstance(
         error,
-        (amqp_errors.AMQPConnectionError, amqp_errors.StreamLostError, ConnectionError),
+        (
+            amqp_errors.AMQPConnectionError,
+            amqp_errors.StreamLostError,
+            AMQPConnectorStackTimeout,  # not an AMQPConnectionError
+            ConnectionError,
+        ),
     )
 
 

@@ -9,13 +9,24 @@ redis_client      a client on the pool
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from ..endpoints import ServiceEndpoint
 from ..plugin import integration_plugin
 from .namespace import RedisNamespace, delete_prefixed
+
+
+__all__ = [
+    "redis_client",
+    "redis_namespace",
+    "redis_pool",
+    "redis_service",
+]
 
 
 @pytest.fixture(scope="session")
@@ -34,13 +45,18 @@ def redis_pool(
         # A server that stops answering fails the command, never hangs the test.
         socket_connect_timeout=settings.connect_timeout,
         socket_timeout=settings.call_timeout,
+        # redis-py 6+ retries a timed-out command ten times by default: fail once.
+        retry=Retry(NoBackoff(), 0),
     )
     yield pool
     pool.disconnect()
 
 
 @pytest.fixture
-def redis_client(redis_pool: redis.ConnectionPool) -> Iterator[redis.Redis]:
+def redis_client(
+    redis_pool: redis.ConnectionPool, request: pytest.FixtureRequest
+) -> Iterator[redis.Redis]:
+    integration_plugin(request.config).require("redis")
     client = redis.Redis(connection_pool=redis_pool)
     yield client
     client.close()
@@ -53,5 +69,4 @@ def redis_namespace(
     plugin = integration_plugin(request.config)
     namespace = RedisNamespace.for_test(plugin.run)
     yield namespace
-    with plugin.teardown_calls("redis"):
-        delete_prefixed(redis_client, namespace.prefix)
+    plugin.clean_up("redis", partial(delete_prefixed, redis_client, namespace.prefix))

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from ..errors import Cause, ServiceRefusedError
 from ..service_spec import ServiceSpec
@@ -27,7 +29,10 @@ def check_url(url: str) -> None:
 
 def probe(url: str, seconds: float) -> None:
     client = redis.Redis.from_url(
-        url, socket_timeout=seconds, socket_connect_timeout=seconds
+        url,
+        socket_timeout=seconds,
+        socket_connect_timeout=seconds,
+        retry=Retry(NoBackoff(), 0),
     )
     try:
         client.ping()

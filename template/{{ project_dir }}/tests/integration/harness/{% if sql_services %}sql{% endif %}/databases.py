@@ -31,11 +31,11 @@ from .schema_source import SchemaSource
 from .server import DatabaseServer
 
 DB_PREFIX = "test_" + re.sub(r"[^a-z0-9_]", "_", PROJECT_NAME.lower())[:24]
-RUN_DATABASE = re.compile(rf"^{DB_PREFIX}_([0-9a-f]{{12}})_")
 TEMPLATE_MARK = "_tpl_"
 
 
-def template_database_name(fingerprint: str) -> str:
+def kept_template_name(fingerprint: str) -> str:
+    """A template kept for later runs (--it-keep): shared by every run that wants it."""
     return f"{DB_PREFIX}{TEMPLATE_MARK}{fingerprint}"
 
 
@@ -44,30 +44,38 @@ def run_database_name(run: RunState, suffix: str) -> str:
     return f"{DB_PREFIX}_{run.run_id}_{suffix}"
 
 
-def templates_record(dialect: SqlDialect) -> str:
-    """The run-state list of templates a run built on this kind of server."""
-    return f"templates-{dialect.service}"
+def ensure_template(
+    server: DatabaseServer, schema: SchemaSource, run: RunState, *, keep: bool
+) -> str:
+    """The template database for `schema`: built once per run, or once for good.
 
-
-def ensure_template(server: DatabaseServer, schema: SchemaSource, run: RunState) -> str:
-    """The template database for `schema`: built once, reused while it is unchanged.
-
-    Its name carries the schema's fingerprint: a changed model or a new migration gets
-    a new template, an unchanged one is reused by later runs when it was kept.
+    Its name carries the schema's fingerprint: a changed model, a new migration or
+    changed reference data gets a new one. A template kept by an earlier run
+    (--it-keep) is used as it is; otherwise the run builds one named after itself,
+    so that it goes with the run's other databases, even if the run dies.
     """
-    sql_dialect = server.url.get_dialect()()
-    name = template_database_name(schema.fingerprint(sql_dialect))
+    fingerprint = schema.fingerprint(server.url.get_dialect()())
     service = server.dialect.service
-    # Workers and concurrent runs on the same server build it once, one at a time.
+    kept = kept_template_name(fingerprint)
+    name = kept if keep else run_database_name(run, f"tpl_{fingerprint}")
+    if not keep and server.exists(kept):
+        run.remember("notes", f"{service}: reused {kept} (kept by an earlier run)")
+        return kept
+    # Workers of a run, or runs keeping templates, build it once, one at a time.
     with server.exclusive(name):
         if not server.exists(name):
             started = time.monotonic()
             _build_template(server, schema, run, name)
             seconds = time.monotonic() - started
             run.remember("notes", f"{service}: built {name} in {seconds:.2f}s")
-        elif name not in run.remembered(templates_record(server.dialect)):
-            run.remember("notes", f"{service}: reused {name} from an earlier run")
+        elif keep and name not in run.remembered(templates_record(server.dialect)):
+            run.remember("notes", f"{service}: reused {name} (kept by an earlier run)")
     return name
+
+
+def templates_record(dialect: SqlDialect) -> str:
+    """The run-state list of templates a run built on this kind of server."""
+    return f"templates-{dialect.service}"
 
 
 def _build_template(
@@ -84,7 +92,6 @@ def _build_template(
         schema.build(engine)
     finally:
         engine.dispose()
-    # Remembered before it exists: an interrupted publish is still cleaned up.
     run.remember(templates_record(server.dialect), name)
     server.dialect.publish_template(server, scratch, name)
 
@@ -175,18 +182,16 @@ def release_run(
     *,
     url_env: str,
 ) -> None:
-    """A service's `release_run`: the run's databases, and templates unless kept."""
+    """A service's `release_run`: the databases the run made."""
     server = DatabaseServer(dialect, endpoint, settings, url_env=url_env)
     try:
-        drop_run_databases(server, run, keep=settings.keep_services)
+        drop_run_databases(server, run)
     finally:
         server.dispose()
 
 
-def drop_run_databases(server: DatabaseServer, run: RunState, *, keep: bool) -> None:
-    """Owner, end of run: drop this run's databases, and its templates unless kept."""
+def drop_run_databases(server: DatabaseServer, run: RunState) -> None:
+    """Owner, end of run: drop this run's databases (templates kept for later runs
+    are not the run's: they carry no run id)."""
     for name in server.databases(f"{DB_PREFIX}_{run.run_id}_"):
         server.drop(name)
-    if not keep:
-        for name in dict.fromkeys(run.remembered(templates_record(server.dialect))):
-            server.drop(name)

@@ -11,8 +11,10 @@ run goes on. No library does this for psycopg; it is a socket shutdown, nothing 
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import os
+import signal
 import socket
 import threading
 import time
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
 # The server's own timeout should speak first, with the clearer message.
 _GRACE_SECONDS = 5.0
 _TICK_SECONDS = 0.25
+# Long enough for the failing call to return before KeyboardInterrupt is raised.
+_INTERRUPT_DELAY_SECONDS = 0.05
 
 
 class _Watchdog:
@@ -51,6 +55,15 @@ class _Watchdog:
     def disarm(self, fd: int) -> None:
         with self._lock:
             self._deadlines.pop(fd, None)
+
+    def expire_all(self) -> int:
+        """Shut every socket a call is waiting on now; how many there were."""
+        with self._lock:
+            fds = list(self._deadlines)
+            self._deadlines.clear()
+        for fd in fds:
+            _shut(fd)
+        return len(fds)
 
     def _watch(self) -> None:
         while True:
@@ -77,9 +90,33 @@ def _shut(fd: int) -> None:
 _WATCHDOG = _Watchdog()
 
 
+def _interrupted(signum: int, frame: Any) -> None:
+    """Ctrl-C while a call waits on a server that does not answer.
+
+    psycopg answers a KeyboardInterrupt inside a query by asking the server to cancel
+    it, over a new connection, for up to 5 s, and then waits 5 s more: 10 s against a
+    frozen server. Shutting the waiting sockets first makes the call fail at once
+    (a disconnect, which SQLAlchemy invalidates); the KeyboardInterrupt follows a
+    moment later, as if Ctrl-C had come just after.
+    """
+    in_flight = _WATCHDOG.expire_all()
+    if not in_flight:
+        signal.default_int_handler(signum, frame)
+    threading.Timer(_INTERRUPT_DELAY_SECONDS, _thread.interrupt_main).start()
+
+
+def _install_interrupt_handler() -> None:
+    """Once per process, in the main thread, unless someone else handles SIGINT."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupted)
+
+
 def bound_calls(engine: Engine, dialect: SqlDialect, settings: RunSettings) -> None:
     """Arm a deadline around every statement `engine` runs (sync or async)."""
     limit = settings.call_timeout + _GRACE_SECONDS
+    _install_interrupt_handler()
 
     def before(connection: Connection, *_: Any) -> None:
         fd = _socket_of(connection, dialect)

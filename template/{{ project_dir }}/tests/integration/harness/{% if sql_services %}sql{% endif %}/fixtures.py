@@ -13,15 +13,27 @@ in harness/<database>/fixtures.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Generator, Iterator
+from contextlib import ExitStack
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..catalog import SQL_SERVICES
 from ..plugin import integration_plugin
 from .isolation import IsolatedDatabase, IsolationChoice, SqlTarget, isolated
+
+# PostgreSQL: relation "x" does not exist; MySQL: Table 'db.x' doesn't exist.
+_MISSING_TABLE = re.compile(r"relation \S+ does not exist|Table \S+ doesn't exist")
+MISSING_TABLE_HINT = (
+    "The test database lacks that table. Its tables come from "
+    "tests/integration/schema.py: add your models' MetaData to schema_metadata(), or "
+    "point ALEMBIC_INI at your migrations (the samples add theirs with "
+    "register_metadata)."
+)
 
 __all__ = [
     "database_service",
@@ -47,6 +59,7 @@ def database_target(database_service: str, request: pytest.FixtureRequest) -> Sq
 
 
 def sql_target(request: pytest.FixtureRequest, service: str) -> SqlTarget:
+    integration_plugin(request.config).require(service)
     if service not in SQL_SERVICES:
         pytest.fail(
             f"database_service is {service!r}; "
@@ -73,13 +86,20 @@ def isolated_database(
     request: pytest.FixtureRequest,
 ) -> Iterator[IsolatedDatabase]:
     plugin = integration_plugin(request.config)
-    with isolated(
-        db_isolation,
-        database_target,
-        plugin.run,
-        check_leaks=plugin.settings.check_leaks,
-    ) as database:
+    service = database_target.server.dialect.service
+    with ExitStack() as stack:
+        with plugin.service_calls(service):
+            database = stack.enter_context(
+                isolated(
+                    db_isolation,
+                    database_target,
+                    plugin.run,
+                    check_leaks=plugin.settings.check_leaks,
+                )
+            )
         yield database
+        # After the test: skipped when the server is gone (the run says so once).
+        plugin.clean_up(service, stack.close)
 
 
 @pytest.fixture
@@ -98,3 +118,19 @@ def db_session(isolated_database: IsolatedDatabase) -> Iterator[Session]:
 def db_engine(isolated_database: IsolatedDatabase) -> Engine:
     """An Engine for code that opens its own connections; see IsolatedDatabase."""
     return isolated_database.engine
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    call: pytest.CallInfo[None],
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A test that hit a table the database lacks: say where tables come from."""
+    report = yield
+    error = call.excinfo.value if call.excinfo is not None else None
+    if (
+        report.failed
+        and isinstance(error, DBAPIError)
+        and _MISSING_TABLE.search(str(error))
+    ):
+        report.sections.append(("where the tables come from", MISSING_TABLE_HINT))
+    return report

@@ -17,7 +17,7 @@ async tests; only how the test's sessions reach the database differs.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..run_state import RunState
 from ..settings import ISOLATIONS, default_isolation
 from .databases import WorkerDatabase, row_counts, run_database_name
+from .deadlines import bounded
 from .server import DatabaseServer
 
 _fresh_numbers = itertools.count(1)
@@ -51,7 +52,7 @@ class IsolationChoice:
 
     @classmethod
     def from_marker(
-        cls, args: tuple[Any, ...], kwargs: dict[str, Any]
+        cls, args: tuple[Any, ...], kwargs: Mapping[str, Any]
     ) -> IsolationChoice:
         unknown = sorted(set(kwargs) - _MARKER_KEYWORDS)
         strategy = args[0] if args else kwargs.get("strategy", "")
@@ -163,12 +164,15 @@ def end_outer_transaction(connection: Any, transaction: Any, target: SqlTarget) 
     """Roll back the test's transaction, or close a connection a stuck call holds."""
     if connection.invalidated or not transaction.is_active:
         return
-    if target.server.dialect.is_busy(connection.connection.driver_connection):
+    dialect = target.server.dialect
+    if dialect.is_busy(connection.connection.driver_connection):
         # A call timed out inside the test and is still waiting for the server:
         # closing drops the transaction too, without waiting behind that call.
         connection.invalidate()
         return
-    transaction.rollback()
+    # ROLLBACK is no statement: it needs a deadline of its own (a frozen server).
+    with bounded(connection, dialect, target.server.settings.call_timeout):
+        transaction.rollback()
 
 
 def clean_up_after_truncate(target: SqlTarget) -> None:
@@ -218,6 +222,6 @@ def fail_on_leaked_rows(target: SqlTarget, strategy: str) -> None:
     )
 
 
-def _call(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+def _call(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
     parts = [repr(arg) for arg in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
     return f"({', '.join(parts)})"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 
 import pytest
 from sqlalchemy import Engine
@@ -40,7 +41,12 @@ def server_layer(
 def template_layer(server: DatabaseServer, config: pytest.Config) -> str:
     plugin = integration_plugin(config)
     with plugin.service_calls(server.dialect.service):
-        return ensure_template(server, schema_from_project(), plugin.run)
+        return ensure_template(
+            server,
+            schema_from_project(),
+            plugin.run,
+            keep=plugin.settings.keep_services,
+        )
 
 
 @contextmanager
@@ -52,9 +58,8 @@ def database_layer(
     with plugin.service_calls(service):
         database = create_worker_database(server, template, plugin.run)
     yield database
-    # At the end of the run: quiet when the server is gone (the run says so once).
-    with plugin.teardown_calls(service):
-        server.drop(database.name)
+    # At the end of the run: skipped when the server is gone (said once).
+    plugin.clean_up(service, partial(server.drop, database.name))
 
 
 @contextmanager

@@ -4,14 +4,18 @@ The harness hands Alembic an open connection to the test database, as Alembic's
 cookbook recipe "Sharing a Connection across one or more programmatic migration
 commands" does (`config.attributes["connection"]`), and sets `sqlalchemy.url` to the
 same database. Many apps' env.py ignore both and connect to the URL of the app's own
-settings: while migrations run, a SQLAlchemy `do_connect` listener on every Engine
+settings: while Alembic runs, a SQLAlchemy `do_connect` listener on every Engine
 refuses any connection to another database, before it is made, and says what to
 change in env.py.
+
+`migration_files` is what the template database's fingerprint reads: every file of
+the script folder and of every version location, so a new or edited migration, in
+whichever folder, builds a new template.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,13 +28,16 @@ from ..errors import IntegrationSetupError, UnsafeTargetError
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from alembic.operations.ops import MigrationScript, UpgradeOps
+    from alembic.runtime.migration import MigrationContext
 
 ENV_PY_FIX = (
     "Make env.py use the connection it is given, e.g. in run_migrations_online():\n"
     '    connectable = config.attributes.get("connection")\n'
     "    if connectable is None:\n"
     "        connectable = engine_from_config(...)  # what env.py does today\n"
-    "and pass it to context.configure(connection=...)."
+    "and pass it to context.configure(connection=...). An asyncio env.py runs\n"
+    "do_run_migrations(connectable) with it instead of asyncio.run(...)."
 )
 
 
@@ -45,44 +52,115 @@ def alembic_config(ini_path: Path) -> Config:
     return Config(str(ini_path))
 
 
-def migration_files(ini_path: Path) -> Iterator[tuple[Path, Path]]:
-    """(folder, file) for env.py and every revision, wherever its version folder is."""
+def migration_folders(ini_path: Path) -> list[Path]:
+    """The script folder (env.py) and every folder revisions are read from."""
     from alembic.script import ScriptDirectory
+    from alembic.util import coerce_resource_to_filename
 
     scripts = ScriptDirectory.from_config(alembic_config(ini_path))
     root = Path(scripts.dir)
-    files = {root / "env.py"} | {
-        Path(revision.path) for revision in scripts.walk_revisions() if revision.path
-    }
-    for path in sorted(files):
-        if path.exists():
-            yield (root if path.is_relative_to(root) else path.parent), path
+    versions = [
+        Path(coerce_resource_to_filename(str(location)))
+        for location in scripts.version_locations
+    ] or [root / "versions"]
+    return [root, *(folder for folder in versions if folder.is_dir())]
 
 
-def upgrade(ini_path: Path, engine: Engine, revision: str = "head") -> None:
-    """`alembic upgrade <revision>` on the test database of `engine`, nowhere else."""
+def migration_files(ini_path: Path) -> Iterator[tuple[Path, Path]]:
+    """(folder, file) for every file of every migration folder: env.py, revisions,
+    and whatever they read (helpers, SQL files), wherever the folder is."""
+    seen: set[Path] = set()
+    for folder in migration_folders(ini_path):
+        for path in sorted(folder.rglob("*")):
+            if (
+                path.is_file()
+                and path.suffix not in {".pyc", ".pyo"}
+                and not _is_cache(path.relative_to(folder))
+                and path.resolve() not in seen
+            ):
+                seen.add(path.resolve())
+                yield folder, path
+
+
+def _is_cache(relative: Path) -> bool:
+    """__pycache__, .mypy_cache and the like: not part of any migration."""
+    return any(part == "__pycache__" or part.startswith(".") for part in relative.parts)
+
+
+def upgrade(
+    ini_path: Path,
+    engine: Engine,
+    revision: str = "head",
+    *,
+    attributes: Mapping[str, object] | None = None,
+) -> None:
+    """`alembic upgrade <revision>` on the test database of `engine`, nowhere else.
+
+    `attributes` go to env.py in `config.attributes`, next to the connection.
+    """
     from alembic import command
 
-    config = alembic_config(ini_path)
-    # configparser treats % specially; a password may contain one.
-    rendered = engine.url.render_as_string(hide_password=False).replace("%", "%%")
-    config.set_main_option("sqlalchemy.url", rendered)
-    with only_connections_to(engine.url), engine.begin() as connection:
-        config.attributes["connection"] = connection
+    with on_test_database(ini_path, engine, attributes) as config:
         command.upgrade(config, revision)
     _ensure_migrated(engine)
 
 
-def downgrade(ini_path: Path, engine: Engine, revision: str = "base") -> None:
+def downgrade(
+    ini_path: Path,
+    engine: Engine,
+    revision: str = "base",
+    *,
+    attributes: Mapping[str, object] | None = None,
+) -> None:
     """`alembic downgrade <revision>` on the test database of `engine` only."""
     from alembic import command
 
+    with on_test_database(ini_path, engine, attributes) as config:
+        command.downgrade(config, revision)
+
+
+def autogenerate(
+    ini_path: Path,
+    engine: Engine,
+    *,
+    attributes: Mapping[str, object] | None = None,
+) -> list[UpgradeOps]:
+    """What `alembic revision --autogenerate` would write, comparing the database
+    of `engine` (at head) with env.py's target_metadata; no file is written.
+
+    It runs through env.py, as pytest-alembic's model check does: env.py's options
+    (compare_type, include_object, ...) decide what counts as a difference.
+    """
+    from alembic import command
+
+    found: list[UpgradeOps] = []
+
+    def capture(
+        context: MigrationContext, revision: object, scripts: list[MigrationScript]
+    ) -> None:
+        del context, revision
+        for script in scripts:
+            found.extend(ops for ops in script.upgrade_ops_list if not ops.is_empty())
+        scripts.clear()  # nothing to write
+
+    with on_test_database(ini_path, engine, attributes) as config:
+        command.revision(config, autogenerate=True, process_revision_directives=capture)
+    return found
+
+
+@contextmanager
+def on_test_database(
+    ini_path: Path, engine: Engine, attributes: Mapping[str, object] | None = None
+) -> Iterator[Config]:
+    """An Alembic Config whose env.py can reach the database of `engine` only."""
     config = alembic_config(ini_path)
+    # configparser treats % specially; a password may contain one.
     rendered = engine.url.render_as_string(hide_password=False).replace("%", "%%")
     config.set_main_option("sqlalchemy.url", rendered)
+    config.attributes.update(attributes or {})
     with only_connections_to(engine.url), engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+        yield config
 
 
 @contextmanager
@@ -104,13 +182,17 @@ def only_connections_to(allowed: URL) -> Iterator[None]:
             connection.close()
             raise _refusal(_describe(target), allowed)
 
-    event.listen(Engine, "do_connect", refuse_new)
-    event.listen(Engine, "engine_connect", refuse_pooled)
+    listeners: list[tuple[str, Callable[..., None]]] = [
+        ("do_connect", refuse_new),
+        ("engine_connect", refuse_pooled),
+    ]
+    for name, listener in listeners:
+        event.listen(Engine, name, listener)
     try:
         yield
     finally:
-        event.remove(Engine, "do_connect", refuse_new)
-        event.remove(Engine, "engine_connect", refuse_pooled)
+        for name, listener in listeners:
+            event.remove(Engine, name, listener)
 
 
 def _refusal(target: str, allowed: URL) -> UnsafeTargetError:

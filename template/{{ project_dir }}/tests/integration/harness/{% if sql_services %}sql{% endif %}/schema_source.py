@@ -25,6 +25,8 @@ from ..run_state import SUITE_DIR
 SCHEMA_FILE = SUITE_DIR / "schema.py"
 ReferenceData = Callable[[Connection], None]
 _registered: list[MetaData] = []
+# inspect.getsource of a function defined in a REPL or a C extension.
+_NO_SOURCE = (OSError, TypeError)
 
 
 def register_metadata(metadata: MetaData) -> None:
@@ -142,5 +144,5 @@ def _source_of(function: Callable[..., object] | None) -> bytes:
         return b""
     try:
         return inspect.getsource(function).encode()
-    except (OSError, TypeError):
+    except _NO_SOURCE:
         return repr(function).encode()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, NullPool, create_engine
 from sqlalchemy.engine import URL
@@ -59,13 +59,13 @@ class DatabaseServer:
         isolation_level: str | None = None,
     ) -> Engine:
         """An Engine on `database` whose every wait is bounded (see deadlines.py)."""
-        options: dict[str, object] = {} if pooled else {"poolclass": NullPool}
+        options: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
         if isolation_level is not None:
             options["isolation_level"] = isolation_level
         engine = create_engine(
             self.url_for(database),
             connect_args=self.dialect.connect_args(self.settings),
-            **options,  # type: ignore[arg-type]
+            **options,
         )
         bound_calls(engine, self.dialect, self.settings)
         return engine
@@ -73,11 +73,11 @@ class DatabaseServer:
     def async_engine_for(self, database: str, *, pooled: bool = True) -> AsyncEngine:
         from sqlalchemy.ext.asyncio import create_async_engine
 
-        options: dict[str, object] = {} if pooled else {"poolclass": NullPool}
+        options: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
         engine = create_async_engine(
             self.dialect.sqlalchemy_url(self.url, database=database, asynchronous=True),
             connect_args=self.dialect.connect_args(self.settings, asynchronous=True),
-            **options,  # type: ignore[arg-type]
+            **options,
         )
         bound_calls(engine.sync_engine, self.dialect, self.settings)
         return engine

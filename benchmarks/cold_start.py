@@ -1,0 +1,146 @@
+"""Cold start with containers: from `pytest` to the first test's result.
+
+    uv run python benchmarks/cold_start.py [--quick] [--rounds 3] [--candidate PATH]
+
+A suite generated for postgres, mysql, redis and rabbitmq, with its samples, run
+with IT_PROVIDER=testcontainers (images of ../shared/offline-docker/up) and nothing
+kept, -n 0 and -n 2. For each run: every service's readiness as the run summary
+reports it (container start to a real round trip, all services started at once),
+the slowest of them, and the time from spawning pytest to the first test result the
+pytest process reports (the benchmark's own clock). The bar (issue 16, 3): first
+result <= slowest readiness + 0.5 s.
+
+Then where the time goes between the two: the phases of the run (a timeline plugin
+in the controller and in every xdist worker; the first worker's marks under -n 2).
+A second table runs the PostgreSQL tests alone (`-m postgres`): one service needed,
+one started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import _bench as bench
+from _bench import Result, Setup
+
+SERVICES = ("postgres", "mysql", "redis", "rabbitmq")
+GAP_BAR = 0.5
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="1 round, -n 2 only")
+    parser.add_argument("--template", type=Path, default=bench.REPO_ROOT)
+    parser.add_argument("--candidate", type=Path, help="a second template, run alongside")
+    args = parser.parse_args()
+    if not bench.docker_available():
+        raise SystemExit("cold_start.py needs Docker (../shared/offline-docker/up)")
+    images = bench.container_images()
+    try:
+        with tempfile.TemporaryDirectory(prefix="cold-start-") as scratch_dir:
+            run(args, Path(scratch_dir), images)
+    finally:
+        removed = bench.remove_benchmark_containers()
+        bench.log(f"clean-up: removed {len(removed)} leftover container(s)")
+
+
+def run(args: argparse.Namespace, scratch: Path, images: dict[str, str]) -> None:
+    plugin_dir = bench.write_timeline_plugin(scratch / "plugin")
+    templates = {"generated": args.template}
+    if args.candidate:
+        templates["candidate"] = args.candidate
+    projects: dict[str, tuple[Path, Path]] = {}
+    bench.log("rendering and installing ...")
+    for name, template in templates.items():
+        project = bench.render_project(scratch / name, template=template, services=SERVICES)
+        requirements = project / "tests/integration/requirements.txt"
+        python = bench.make_venv(scratch / f"{name}-venv", [], requirement_files=[requirements])
+        projects[name] = (project, python)
+    env = bench.bench_environment(
+        IT_PROVIDER="testcontainers", TESTCONTAINERS_RYUK_DISABLED="true", **images
+    )
+    rounds = 1 if args.quick else args.rounds
+    for selection, marker in (("all samples", None), ("PostgreSQL tests alone", "postgres")):
+        for workers in (2,) if args.quick else (0, 2):
+            setups = []
+            for name, (project, python) in projects.items():
+                argv = [
+                    str(python),
+                    "-m",
+                    "pytest",
+                    "tests/integration",
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                    "-p",
+                    "bench_timeline",
+                    "-n",
+                    str(workers),
+                ]
+                if marker:
+                    argv += ["-m", marker]
+                setups.append(Setup(name, project, argv, env, check=passed))
+            bench.log(f"{selection}, -n {workers}: {rounds} round(s)")
+            results = bench.alternate(
+                setups, rounds, timeline_dir=plugin_dir, warmup=1, log=bench.log
+            )
+            print(f"\n## Cold start, {selection}, -n {workers}: medians of {rounds}\n")
+            print(readiness_table(results))
+            phases = bench.WORKER_PHASES if workers else bench.PHASES
+            print(f"\n### Where the time goes ({selection}, -n {workers}; seconds)\n")
+            rows: list[list[object]] = []
+            for label, start, end in phases:
+                row: list[object] = [label]
+                for runs in results.values():
+                    row.append(bench.phase_median(runs, start, end))
+                rows.append(row)
+            print(bench.markdown_table(["phase", *results], rows))
+    print(f"\nmachine: {bench.machine_line()}")
+
+
+def passed(result: Result) -> None:
+    if result.returncode != 0 or " passed" not in result.output:
+        raise RuntimeError(f"the suite did not pass:\n{result.output[-4000:]}")
+
+
+def readiness_table(results: dict[str, list[Result]]) -> str:
+    rows = []
+    for name, runs in results.items():
+        summaries = [bench.parse_harness_summary(r.output) for r in runs]
+        ready = {
+            service: bench.median([v for s in summaries if (v := s.ready.get(service)) is not None])
+            for service in SERVICES
+        }
+        slowest = bench.median(
+            [max(v for v in s.ready.values() if v is not None) for s in summaries if s.ready]
+        )
+        first = bench.median_of(runs, lambda r: r.marks.get("first_result"))
+        gaps = [
+            r.marks["first_result"] - max(v for v in s.ready.values() if v is not None)
+            for r, s in zip(runs, summaries, strict=True)
+            if "first_result" in r.marks and s.ready
+        ]
+        gap = bench.median(gaps)
+        reported = bench.median([s.first_test for s in summaries if s.first_test is not None])
+        rows.append(
+            [
+                name,
+                *(ready[s] for s in SERVICES),
+                slowest,
+                first,
+                reported,
+                gap,
+                "ok" if gap <= GAP_BAR else "over",
+            ]
+        )
+    header = ["suite", *(f"{s} ready s" for s in SERVICES), "slowest s", "first result s"]
+    return bench.markdown_table(
+        [*header, "summary: first test s", "gap s", f"bar +{GAP_BAR}"], rows
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""The app's own boundaries in a default render: the FastAPI sample (sync and async),
+its Schemathesis contract tests, the samples' Alembic history with its checks, and
+SQLModel sessions, on PostgreSQL and MariaDB, under -n 2; and each kind of check
+failing for real: an endpoint that fails with 500, a model without its migration, a
+downgrade that does not undo its upgrade.
+
+One render, reused; what a test breaks is put back afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from generated_suite import SuiteResult, clean_environment, run_suite
+from rendering import git, render
+
+SAMPLES = "tests/integration/samples"
+NEW_SAMPLES = (
+    f"{SAMPLES}/api",
+    f"{SAMPLES}/migrations",
+    f"{SAMPLES}/test_sqlmodel_session.py",
+    f"{SAMPLES}/test_async_sqlmodel_session.py",
+    # The app's own history: without ALEMBIC_INI in schema.py nothing is collected.
+    "tests/integration/test_migrations.py",
+)
+CONTRACT = "samples.api.test_api_contract::test_api_honours_its_schema"
+ASYNC_CONTRACT = "samples.api.test_async_api_contract::test_async_api_honours_its_schema"
+MIGRATIONS = "samples.migrations.test_sample_migrations"
+DATABASES = ("postgres", "mysql")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render(
+        tmp_path_factory.mktemp("boundaries") / "boundaries",
+        project_name="boundaries",
+        services=list(DATABASES),
+        async_tests=True,
+    )
+
+
+@pytest.fixture
+def samples(project: Path) -> Iterator[Path]:
+    """The render's samples folder; whatever a test edits there is undone after it."""
+    yield project / SAMPLES
+    git(project, "checkout", "-q", ".")
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))
+
+
+def run(project: Path, python: Path, urls: dict[str, str], paths: tuple[str, ...]) -> SuiteResult:
+    env = clean_environment(
+        IT_POSTGRES_URL=urls["IT_POSTGRES_URL"], IT_MYSQL_URL=urls["IT_MYSQL_URL"]
+    )
+    return run_suite(project, [str(python), "-m", "pytest"], "-n", "2", env=env, paths=paths)
+
+
+def test_the_new_samples_pass_on_both_databases(
+    samples: Path, suite_python: Path, native_urls: dict[str, str]
+) -> None:
+    result = run(samples.parents[2], suite_python, native_urls, NEW_SAMPLES)
+
+    result.assert_all_passed(at_least=60)
+    for database in DATABASES:
+        for operation in ("POST /users", "GET /users", "GET /orders/{order_id}"):
+            assert f"{CONTRACT}[{operation}][{database}]" in result.passed
+            assert f"{ASYNC_CONTRACT}[{operation}][{database}]" in result.passed
+        for check in ("every_downgrade_undoes_its_upgrade", "the_models_match_the_migrations"):
+            assert f"{MIGRATIONS}::test_{check}[{database}]" in result.passed
+    assert not [name for name in result.passed if name.startswith("test_migrations::")]
+
+
+def test_contract_and_migration_checks_fail_for_real(
+    samples: Path, suite_python: Path, native_urls: dict[str, str]
+) -> None:
+    app, async_app = samples / "api/app.py", samples / "api/async_app.py"
+    # Given an API that accepts longer display names than the column holds
+    edit(app, "max_length=DISPLAY_NAME_MAX_LENGTH,", "max_length=DISPLAY_NAME_MAX_LENGTH + 10,")
+    # And an endpoint that answers 500 where it should say 404
+    for module in (app, async_app):
+        edit(module, 'HTTP_404_NOT_FOUND, "no such user"', 'HTTP_500_INTERNAL_SERVER_ERROR, "oops"')
+    # And a model column that no migration adds, and a downgrade dropping the wrong column
+    edit(
+        samples / "models.py",
+        "    note: Mapped[str | None] = mapped_column(String(NOTE_MAX_LENGTH))\n",
+        "    note: Mapped[str | None] = mapped_column(String(NOTE_MAX_LENGTH))\n"
+        "    currency: Mapped[str | None] = mapped_column(String(3))\n",
+    )
+    edit(
+        samples / "migrations/versions/v0002_newsletter.py",
+        'op.drop_column("sample_users", "newsletter")',
+        'op.drop_column("sample_users", "display_name")',
+    )
+
+    result = run(
+        samples.parents[2],
+        suite_python,
+        native_urls,
+        (
+            f"{SAMPLES}/api/test_api_contract.py",
+            f"{SAMPLES}/api/test_async_api_contract.py",
+            f"{SAMPLES}/migrations",
+        ),
+    )
+
+    expected = {
+        f"{contract}[{operation}][{database}]"
+        for contract in (CONTRACT, ASYNC_CONTRACT)
+        for operation in ("POST /users", "GET /users/{user_id}")
+        for database in DATABASES
+    } | {
+        f"{MIGRATIONS}::test_{check}[{database}]"
+        for check in ("every_downgrade_undoes_its_upgrade", "the_models_match_the_migrations")
+        for database in DATABASES
+    }
+    assert set(result.failed) == expected, result.summary()
+    output = result.output
+    # The display name the database cannot hold, found by the generated requests
+    assert "value too long for type character varying(50)" in output
+    assert "Data too long for column 'display_name'" in output
+    # The undocumented 500
+    assert "Server error" in output
+    # The model without its migration, and the downgrade that does not undo its upgrade
+    assert "add column sample_orders.currency VARCHAR(3) (in the models only)" in output
+    assert "the downgrade of 0002 (v0002_newsletter.py) does not undo its upgrade" in output
+    assert "sample_users: column display_name VARCHAR(50) NULL is gone" in output

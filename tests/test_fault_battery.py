@@ -1,0 +1,187 @@
+"""The worst day, for real: services that freeze, refuse, or were never there.
+
+Each fault runs a generated suite (one small module per service, CI=true) against the
+machine's real services through a TCP proxy of the test's own, which it freezes
+(SIGSTOP: connections are accepted, nothing answers) or kills. Asserted every time:
+the run ends within its time bound, the service's message is printed once, each test
+that needed it says one line, and nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fault_proxy import FaultProxy, free_port
+from fault_suite import (
+    NATIVE_PORTS,
+    SERVICES,
+    TESTS,
+    URL_ENVS,
+    FaultRun,
+    run_faulty,
+    run_native_urls,
+    url,
+    write_fault_modules,
+)
+from rendering import ALL_SERVICES, render
+from server_state import (
+    drop_mysql_databases,
+    drop_postgres_databases,
+    mysql_databases,
+    postgres_databases,
+    rabbitmq_objects,
+    redis_keys,
+    run_state_folders,
+)
+
+PROJECT = "faults"
+PREFIX = f"test_{PROJECT}_"
+STARTUP_TIMEOUT = 4
+CALL_TIMEOUT = 3
+# Bounds are on pytest's own session time; on top of it a busy machine spends some
+# seconds starting the interpreter, which the harness does not control.
+SLACK_SECONDS = 2
+# What a run with one unavailable service may print besides one line per test.
+MAX_LINES = 60
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = render(
+        tmp_path_factory.mktemp("faults") / PROJECT,
+        project_name=PROJECT,
+        services=ALL_SERVICES,
+        include_samples=False,
+    )
+    write_fault_modules(root)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def leaves_nothing(native_urls: dict[str, str]) -> Iterator[None]:
+    """No database, key, queue, exchange or state folder of this project remains."""
+    drop_postgres_databases(native_urls["IT_POSTGRES_URL"], PREFIX)
+    drop_mysql_databases(native_urls["IT_MYSQL_URL"], PREFIX)
+    keys, objects = redis_keys(native_urls["IT_REDIS_URL"]), rabbitmq_objects()
+    folders = set(run_state_folders(PROJECT))
+    yield
+    assert postgres_databases(native_urls["IT_POSTGRES_URL"], PREFIX) == set()
+    assert mysql_databases(native_urls["IT_MYSQL_URL"], PREFIX) == set()
+    assert redis_keys(native_urls["IT_REDIS_URL"]) == keys
+    assert rabbitmq_objects() == objects
+    assert set(run_state_folders(PROJECT)) <= folders
+
+
+def assert_one_message(run: FaultRun, service: str, cause: str, *, unavailable: int) -> None:
+    assert run.returncode == 1, run.output[-4000:]
+    assert run.headings(service) == 1, run.output[-4000:]
+    assert cause in run.output, run.output[-4000:]
+    assert re.search(rf"\b{unavailable} unavailable\b", run.final_line()), run.final_line()
+    assert len(run.lines) <= MAX_LINES + unavailable, run.output
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_frozen_at_start_ends_within_the_startup_timeout(
+    project: Path, suite_python: Path, service: str
+) -> None:
+    with FaultProxy("127.0.0.1", NATIVE_PORTS[service]) as proxy:
+        proxy.freeze()
+        env = run_native_urls(**{URL_ENVS[service]: url(service, proxy.port)})
+        run = run_faulty(
+            project, suite_python, service,
+            env={**env, "IT_STARTUP_TIMEOUT": str(STARTUP_TIMEOUT)},
+        )  # fmt: skip
+    assert_one_message(run, service, "did not become ready", unavailable=TESTS)
+    assert run.tracebacks() == 0, run.output
+    assert run.session_seconds < STARTUP_TIMEOUT + SLACK_SECONDS, run.final_line()
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_frozen_mid_run_fails_the_test_in_flight_and_the_rest_at_once(
+    project: Path, suite_python: Path, service: str, tmp_path: Path
+) -> None:
+    with FaultProxy("127.0.0.1", NATIVE_PORTS[service]) as proxy:
+        env = run_native_urls(**{URL_ENVS[service]: url(service, proxy.port)})
+        env["IT_CALL_TIMEOUT"] = str(CALL_TIMEOUT)
+        run = run_faulty(
+            project, suite_python, service, env=env,
+            gate=tmp_path / "gate", on_started=proxy.freeze,
+        )  # fmt: skip
+        assert run.returncode == 1, run.output[-4000:]
+        # The call in flight ends within IT_CALL_TIMEOUT plus the SQL watchdog's grace
+        # (5 s) or pika's heartbeat check (up to 12 s with so short a limit); the
+        # later tests do not wait for anything.
+        assert run.after_fault < CALL_TIMEOUT + 12 + SLACK_SECONDS, run.after_fault
+        assert re.search(r"\b1 failed\b", run.final_line()), run.final_line()
+        assert re.search(rf"\b{TESTS - 1} unavailable\b", run.final_line())
+        assert "stopped answering during the run" in run.output
+        assert run.tracebacks() == 1, run.output
+        # Thawed, the same server is swept by the next run: what the frozen run made
+        # there (databases, names) goes, and its state folder with it.
+        proxy.thaw()
+        again = run_faulty(project, suite_python, service, "-k", "0", env=env)
+        assert again.returncode == 0, again.output[-4000:]
+        assert "swept what run" in again.output
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_refused_port_fails_at_once(project: Path, suite_python: Path, service: str) -> None:
+    env = run_native_urls(**{URL_ENVS[service]: url(service, free_port())})
+    run = run_faulty(project, suite_python, service, env=env)
+    assert_one_message(run, service, "nothing listens there", unavailable=TESTS)
+    assert run.session_seconds < SLACK_SECONDS, run.final_line()
+
+
+REFUSALS = [
+    ("mysql", {"auth": "root:wrong"}, "credentials refused"),
+    ("redis", {"auth": "nobody:wrong"}, "credentials refused"),
+    ("rabbitmq", {"auth": "guest:wrong"}, "credentials refused"),
+    ("postgres", {"db": "test_no_such_database"}, "not found on the server"),
+    ("mysql", {"db": "test_no_such_database"}, "not found on the server"),
+    ("redis", {"db": "99"}, "not found on the server"),
+    ("rabbitmq", {"db": "no_such_vhost"}, "not found on the server"),
+]
+
+
+@pytest.mark.parametrize(
+    ("service", "parts", "cause"), REFUSALS, ids=[f"{s}-{c}" for s, _, c in REFUSALS]
+)
+def test_definitive_refusal_fails_at_once_and_says_what_was_refused(
+    project: Path, suite_python: Path, service: str, parts: dict[str, str], cause: str
+) -> None:
+    env = run_native_urls(**{URL_ENVS[service]: url(service, NATIVE_PORTS[service], **parts)})
+    run = run_faulty(project, suite_python, service, env=env)
+    assert_one_message(run, service, cause, unavailable=TESTS)
+    assert "wrong" not in run.output  # passwords are masked
+    assert run.session_seconds < SLACK_SECONDS, run.final_line()
+
+
+def test_a_non_test_database_is_refused_before_connecting(
+    project: Path, suite_python: Path
+) -> None:
+    with FaultProxy("127.0.0.1", NATIVE_PORTS["postgres"]) as proxy:
+        proxy.freeze()  # a connection attempt would hang: the check must come first
+        env = run_native_urls(IT_POSTGRES_URL=url("postgres", proxy.port, db="orders"))
+        run = run_faulty(project, suite_python, "postgres", env=env)
+    assert_one_message(run, "postgres", "not a test target", unavailable=TESTS)
+    assert "clean-up failed" not in run.output
+    assert run.session_seconds < SLACK_SECONDS, run.final_line()
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("provider", ["testcontainers", "compose"])
+def test_an_image_that_cannot_be_pulled_is_named_once(
+    project: Path, suite_python: Path, images: dict[str, str], provider: str
+) -> None:
+    env = {
+        **images,
+        "IT_PROVIDER": provider,
+        "IT_POSTGRES_IMAGE": "registry.invalid/postgres:0",
+    }
+    run = run_faulty(project, suite_python, "postgres", env=env)
+    assert_one_message(run, "postgres", "image cannot be pulled", unavailable=TESTS)
+    assert "registry.invalid/postgres:0" in run.output
+    assert "IT_POSTGRES_IMAGE" in run.output
