@@ -22,13 +22,27 @@ def test_leaks_a_row(db_engine: Engine) -> None:
 """
 
 ALEMBIC_ENV = """
+import contextlib
+
+import sqlalchemy as sa
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
+
+from tests.integration.samples.models import SampleBase
+
+# The models the migrations must match: the samples' tables and the seeded lookup.
+target_metadata = SampleBase.metadata
+if "countries" not in target_metadata.tables:
+    sa.Table("countries", target_metadata, sa.Column("code", sa.String(2), primary_key=True))
 
 config = context.config
-engine = create_engine(config.get_main_option("sqlalchemy.url"))
-with engine.begin() as connection:
-    context.configure(connection=connection)
+given = config.attributes.get("connection")
+if isinstance(given, Connection):
+    connection_context = contextlib.nullcontext(given)
+else:
+    connection_context = create_engine(config.get_main_option("sqlalchemy.url")).begin()
+with connection_context as connection:
+    context.configure(connection=connection, target_metadata=target_metadata)
     with context.begin_transaction():
         context.run_migrations()
 """
@@ -41,10 +55,17 @@ from tests.integration.samples.models import SampleBase
 
 revision = "0001"
 down_revision = None
+TABLES = ("sample_users", "sample_orders")
 
 
 def upgrade() -> None:
-    SampleBase.metadata.create_all(op.get_bind())
+    tables = [SampleBase.metadata.tables[name] for name in TABLES]
+    SampleBase.metadata.create_all(op.get_bind(), tables=tables)
+
+
+def downgrade() -> None:
+    for name in reversed(TABLES):
+        op.drop_table(name)
 '''
 
 SEED_MIGRATION = '''
@@ -61,6 +82,10 @@ def upgrade() -> None:
         "countries", sa.Column("code", sa.String(2), primary_key=True)
     )
     op.bulk_insert(countries, [{"code": "NL"}, {"code": "JP"}])
+
+
+def downgrade() -> None:
+    op.drop_table("countries")
 '''
 
 SEED_TESTS = """
@@ -104,13 +129,13 @@ def test_leak_check_names_the_test_and_the_table(
     pytest_command = [str(suite_python), "-m", "pytest"]
     result = run_suite(project, pytest_command, "--it-check-leaks", "-n", "2", env=env)
     assert result.returncode == 1, result.summary()
-    assert result.failed == ["tests.integration.test_leaky::test_leaks_a_row"]
+    assert result.failed == ["test_leaky::test_leaks_a_row"]
     assert "left rows behind under rollback isolation: sample_users (1 rows)" in result.output
     # The leak was cleaned up: every other test, truncate ones included, still passed.
     assert len(result.passed) >= 20
 
     unchecked = run_suite(project, pytest_command, "-n", "2", env=env)
-    assert "tests.integration.test_leaky::test_leaks_a_row" in unchecked.passed
+    assert "test_leaky::test_leaks_a_row" in unchecked.passed
 
 
 def test_alembic_migrations_build_the_template_and_seed_rows_survive_truncate(

@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 
+import docker
 import pytest
 from generated_suite import clean_environment
 from rendering import ALL_SERVICES, render
 
 
-def doctor(project: Path, **env: str) -> str:
+def doctor(project: Path, command: str = "report", **env: str) -> str:
     completed = subprocess.run(
-        [sys.executable, "-I", "tests/integration/doctor.py"],  # -I: no site-packages help
+        [sys.executable, "-I", "tests/integration/doctor.py", command],  # -I: stdlib only
         cwd=project,
         env=clean_environment(**env),
         capture_output=True,
         text=True,
         timeout=120,
-        check=True,
+        check=False,
     )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
     return completed.stdout
 
 
@@ -45,3 +49,46 @@ def test_doctor_with_docker_says_containers_are_started(tmp_path: Path) -> None:
     report = doctor(project)
     assert "docker     answers" in report
     assert "redis      a container is started (compose)" in report
+
+
+@pytest.mark.docker
+def test_doctor_says_whether_the_image_is_here_or_cannot_be_pulled(
+    tmp_path: Path, images: dict[str, str]
+) -> None:
+    project = render(tmp_path / "shop", services=["postgres"])
+    here = doctor(project, IT_POSTGRES_IMAGE=images["IT_POSTGRES_IMAGE"])
+    assert f"image {images['IT_POSTGRES_IMAGE']} is on this machine" in here
+    nowhere = doctor(project, IT_POSTGRES_IMAGE="registry.invalid/postgres:0")
+    assert "image registry.invalid/postgres:0 is not here and cannot be pulled" in nowhere
+    assert "set IT_POSTGRES_IMAGE to a mirror" in nowhere
+
+
+def test_doctor_names_missing_drivers(tmp_path: Path) -> None:
+    project = render(tmp_path / "shop", services=["postgres", "mysql"])
+    report = doctor(project)
+    missing = [m for m in ("sqlalchemy", "psycopg", "pymysql") if find_spec(m) is None]
+    if missing:
+        assert f"drivers    missing {', '.join(missing)}" in report
+    else:
+        assert "drivers    installed" in report
+
+
+@pytest.mark.docker
+def test_kept_services_are_listed_and_stopped_with_one_command(tmp_path: Path) -> None:
+    project = render(tmp_path / "shop", services=["redis"])
+    client = docker.from_env()
+    label = "io.github.copier-integration-tests"
+    image = client.images.list()[0].tags[0]
+    kept = client.containers.create(
+        image, command=["sleep", "60"], labels={f"{label}.project": "shop", f"{label}.keep": "true"}
+    )
+    try:
+        listed = doctor(project, command="kept")
+        assert kept.short_id in listed
+        stopped = doctor(project, command="stop")
+        assert "removed" in stopped
+        remaining = client.containers.list(all=True, filters={"label": f"{label}.keep=true"})
+        assert [c for c in remaining if c.labels.get(f"{label}.project") == "shop"] == []
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            kept.remove(force=True)

@@ -22,12 +22,12 @@ def test_suite_passes_and_leaves_nothing_behind(
     project: Path, suite_python: Path, native_urls: dict[str, str], workers: list[str]
 ) -> None:
     url = native_urls["IT_POSTGRES_URL"]
-    before = postgres_databases(url)
+    before = postgres_databases(url, "test_shop_")
     env = clean_environment(IT_POSTGRES_URL=url)
     result = run_suite(project, [str(suite_python), "-m", "pytest"], *workers, env=env)
     result.assert_all_passed(at_least=15)
     assert "postgres  external" in result.output  # the run summary
-    assert postgres_databases(url) == before
+    assert postgres_databases(url, "test_shop_") == before
 
 
 def test_the_command_from_the_message_after_copy_runs_the_suite(

@@ -36,26 +36,26 @@ def remote_url(native_urls: dict[str, str]) -> Iterator[str]:
 def test_a_server_on_another_host_is_refused_with_the_override_named(
     project: Path, suite_python: Path, remote_url: str, native_urls: dict[str, str]
 ) -> None:
-    before = postgres_databases(native_urls["IT_POSTGRES_URL"])
+    before = postgres_databases(native_urls["IT_POSTGRES_URL"], "test_shop_")
     env = clean_environment(IT_POSTGRES_URL=remote_url)
     result = run_suite(project, [str(suite_python), "-m", "pytest"], env=env)
     host = urlsplit(remote_url).hostname
     assert result.returncode == 1
     assert f"Refusing to create or drop databases on {host}" in result.output
     assert f"set IT_TRUSTED_HOSTS={host}" in result.output
-    assert postgres_databases(native_urls["IT_POSTGRES_URL"]) == before
+    assert postgres_databases(native_urls["IT_POSTGRES_URL"], "test_shop_") == before
 
 
 def test_a_host_declared_trusted_is_used(
     project: Path, suite_python: Path, remote_url: str, native_urls: dict[str, str]
 ) -> None:
-    before = postgres_databases(native_urls["IT_POSTGRES_URL"])
+    before = postgres_databases(native_urls["IT_POSTGRES_URL"], "test_shop_")
     env = clean_environment(
         IT_POSTGRES_URL=remote_url, IT_TRUSTED_HOSTS=urlsplit(remote_url).hostname or ""
     )
     result = run_suite(project, [str(suite_python), "-m", "pytest"], "-n", "2", env=env)
     result.assert_all_passed(at_least=15)
-    assert postgres_databases(native_urls["IT_POSTGRES_URL"]) == before
+    assert postgres_databases(native_urls["IT_POSTGRES_URL"], "test_shop_") == before
 
 
 @pytest.fixture

@@ -82,7 +82,7 @@ def test_failing_test_and_a_service_that_cannot_start_leave_nothing(
     finally:
         failing.unlink()
     assert result.returncode == 1
-    assert "tests.integration.test_fails_on_purpose::test_fails_on_purpose" in result.failed
+    assert "test_fails_on_purpose::test_fails_on_purpose" in result.failed
     assert any("test_order_events" in name for name in result.failed)  # rabbitmq ones
     assert any("test_user_repository" in name for name in result.passed)  # postgres ones
     assert census.peak[images["IT_POSTGRES_IMAGE"]] == 1

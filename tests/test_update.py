@@ -18,9 +18,11 @@ import yaml
 from copier.errors import UnsafeTemplateError
 from generated_suite import clean_environment, run_suite
 from rendering import (
+    REPO_ROOT,
     SUITE_TEMPLATE,
     commit_all,
     git,
+    init_repository,
     release,
     render,
     template_repository,
@@ -197,10 +199,8 @@ def test_updated_project_runs_green_with_the_users_own_test(
     env = clean_environment(IT_POSTGRES_URL=native_urls["IT_POSTGRES_URL"])
     result = run_suite(project, [str(suite_python), "-m", "pytest"], "-n", "2", env=env)
     result.assert_all_passed(at_least=15)
-    assert "tests.integration.test_my_own::test_the_users_own" in result.passed
-    assert "tests.integration.samples.test_user_repository::test_users_edit_of_a_sample" in (
-        result.passed
-    )
+    assert "test_my_own::test_the_users_own" in result.passed
+    assert "samples.test_user_repository::test_users_edit_of_a_sample" in (result.passed)
 
 
 USER_DATABASE_TEST = """
@@ -234,8 +234,8 @@ def test_adding_a_database_later_gives_a_green_suite(
         project, [str(suite_python), "-m", "pytest"], env=clean_environment(**native_urls)
     )
     result.assert_all_passed(at_least=10)
-    assert "tests.integration.test_my_database::test_the_new_database_works" in result.passed
-    assert "tests.integration.test_my_cache::test_the_new_service_works" in result.passed
+    assert "test_my_database::test_the_new_database_works" in result.passed
+    assert "test_my_cache::test_the_new_service_works" in result.passed
 
 
 def test_removing_a_service_later_leaves_its_samples_out_of_the_run(
@@ -268,7 +268,7 @@ def test_deleting_the_samples_leaves_a_smaller_green_suite(
         project, [str(suite_python), "-m", "pytest"], env=clean_environment(**native_urls)
     )
     result.assert_all_passed(at_least=1)
-    assert result.passed == ["tests.integration.test_my_own::test_the_users_own"]
+    assert result.passed == ["test_my_own::test_the_users_own"]
 
 
 MISSING_TABLE_TEST = """
@@ -290,7 +290,7 @@ def test_a_missing_table_names_schema_py(
         project, [str(suite_python), "-m", "pytest"], "-k", "invoices",
         env=clean_environment(**native_urls),
     )  # fmt: skip
-    assert result.failed == ["tests.integration.test_invoices::test_reads_a_table_nobody_declared"]
+    assert result.failed == ["test_invoices::test_reads_a_table_nobody_declared"]
     assert "tests/integration/schema.py" in result.output
 
 
@@ -382,3 +382,53 @@ def test_copy_needs_no_trust(template: Path, tmp_path: Path) -> None:
     project = tmp_path / "shop"
     copier.run_copy(str(template), project, defaults=True, quiet=True, unsafe=False)
     assert (project / IT / "conftest.py").exists()
+
+
+# The last release before this one; its samples import what 0.2.0 moved.
+RELEASE_0_1_0 = "561f67b73e05e3f16b5d17c6f30afa051a384a92"
+
+
+def template_at(commit: str, dst: Path, tag: str) -> Path:
+    """A template repository holding this repository's tree at `commit`, tagged."""
+    dst.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", commit], cwd=REPO_ROOT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(dst)], input=archive, check=True)
+    init_repository(dst)
+    commit_all(dst, f"template {tag}")
+    git(dst, "tag", tag)
+    return dst
+
+
+def test_a_project_made_with_0_1_0_updates_to_this_release_and_stays_green(
+    tmp_path: Path, suite_python: Path, native_urls: dict[str, str]
+) -> None:
+    template = template_at(RELEASE_0_1_0, tmp_path / "template", "0.1.0")
+    project = render(tmp_path / "shop", src=template, vcs_ref="0.1.0", services=["postgres"])
+    suite = project / IT
+    (suite / "test_my_own.py").write_text(USER_TEST)
+    conftest = suite / "conftest.py"
+    conftest.write_text(conftest.read_text() + USER_FIXTURE)
+    commit_all(project, "the user's edits")
+    # This working tree becomes 0.2.0 of the same template repository.
+    shutil.rmtree(template / "template")
+    shutil.copytree(REPO_ROOT / "template", template / "template")
+    shutil.copy(REPO_ROOT / "copier.yml", template / "copier.yml")
+    commit_all(template, "template 0.2.0")
+    git(template, "tag", "0.2.0")
+
+    update(project)
+
+    assert answers(project)["_commit"] == "0.2.0"
+    assert "<<<<<<<" not in git(project, "diff")
+    assert "def answer() -> int:" in conftest.read_text()  # the user's fixture survived
+    assert (suite / "pytest.ini").exists()
+    result = run_suite(
+        project, [str(suite_python), "-m", "pytest"], "-n", "2",
+        env=clean_environment(**native_urls),
+    )  # fmt: skip
+    result.assert_all_passed(at_least=15)
+    assert "test_my_own::test_the_users_own" in result.passed
+    # 0.1.0's samples import the old module paths: they work, and say where they moved.
+    assert "harness.postgres.factories.SessionFactory moved to" in result.output

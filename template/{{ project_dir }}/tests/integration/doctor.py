@@ -122,6 +122,21 @@ def conflicted_files() -> list[Path]:
     return found
 
 
+def alembic_hint() -> str:
+    """An alembic.ini next to the project that schema.py does not name yet."""
+    schema = HERE / "schema.py"
+    found = HERE.parents[1] / "alembic.ini"
+    if not schema.exists() or not found.exists():
+        return ""
+    if "ALEMBIC_INI: Path | None = None" not in schema.read_text():
+        return ""
+    return (
+        f"{found} is there: name it in tests/integration/schema.py (ALEMBIC_INI) "
+        "to build the test schema with your migrations and check them "
+        "(test_migrations.py)"
+    )
+
+
 def report(answers: dict[str, Any]) -> str:
     docker_ok, docker = docker_status()
     uv = command_output("uv", "--version")
@@ -147,6 +162,9 @@ def report(answers: dict[str, Any]) -> str:
     )
     lines = ["integration tests: what this machine offers"]
     lines += [f"  {name:<10} {state}" for name, state in rows]
+    hint = alembic_hint()
+    if hint:
+        lines.append(f"\n{hint}")
     conflicts = conflicted_files()
     if conflicts:
         lines.append(

@@ -16,7 +16,9 @@ from typing import Any
 SUITE_DIR = Path(__file__).resolve().parent.parent
 OWN_CONFIG = SUITE_DIR / "pytest.ini"
 # copier update's inline conflict markers, at the start of a line.
-_MARKER_LINE = re.compile(r"^(<<<<<<< before updating|>>>>>>> after updating)$", re.M)
+_MARKER_LINE = re.compile(
+    r"^(<<<<<<< before updating|>>>>>>> after updating)$", re.MULTILINE
+)
 _TEXT_SUFFIXES = frozenset({".py", ".yml", ".yaml", ".ini", ".txt", ".md", ".toml"})
 
 
@@ -29,10 +31,13 @@ def is_our_run(config: Any) -> bool:
 def conflicted_files() -> list[Path]:
     """Files `copier update` left with conflict markers, and its .rej files."""
     found = sorted(SUITE_DIR.rglob("*.rej"))
-    for path in sorted(SUITE_DIR.rglob("*")):
-        if path.suffix in _TEXT_SUFFIXES and path.is_file():
-            if _MARKER_LINE.search(path.read_text(errors="replace")):
-                found.append(path)
+    found += [
+        path
+        for path in sorted(SUITE_DIR.rglob("*"))
+        if path.suffix in _TEXT_SUFFIXES
+        and path.is_file()
+        and _MARKER_LINE.search(path.read_text(errors="replace"))
+    ]
     return found
 
 

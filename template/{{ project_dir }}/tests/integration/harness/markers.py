@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from .catalog import SERVICES, SQL_SERVICES
+from .catalog import SPECS, SQL_SERVICES
 from .run_state import SUITE_DIR
 
 MARKER_LINES = (
@@ -17,7 +17,7 @@ MARKER_LINES = (
     ),
     *(
         f"{name}: uses {name}; added automatically from the fixtures a test requests"
-        for name in SERVICES
+        for name in SPECS
     ),
 )
 # The fixture that says which SQL database the generic db_* fixtures use.
@@ -37,12 +37,12 @@ def services_used(item: pytest.Item) -> list[str]:
     parameter when a test or conftest parametrizes it, else the default.
     """
     fixturenames: Sequence[str] = getattr(item, "fixturenames", ())
-    used = [name for name in SERVICES if f"{name}_service" in fixturenames]
+    used = [name for name in SPECS if f"{name}_service" in fixturenames]
     if DATABASE_CHOICE in fixturenames and SQL_SERVICES:
         callspec = getattr(item, "callspec", None)
         params = callspec.params if callspec is not None else {}
         chosen = str(params.get(DATABASE_CHOICE, SQL_SERVICES[0]))
-        if chosen in SERVICES and chosen not in used:
+        if chosen in SPECS and chosen not in used:
             used.append(chosen)
     return used
 

@@ -24,7 +24,7 @@ from typing import Any, cast
 
 import pytest
 
-from .catalog import SERVICES
+from .catalog import SPECS
 from .endpoints import ServiceEndpoint
 from .errors import Cause
 from .markers import add_markers, services_used
@@ -148,7 +148,7 @@ class IntegrationPlugin:
 
     def _connection_lost(self, name: str, error: Exception) -> bool:
         """Whether `error` means `name` is gone (probed once to be sure); recorded."""
-        spec = SERVICES.get(name)
+        spec = SPECS.get(name)
         endpoint = self.endpoints.get(name)
         if spec is None or endpoint is None or not spec.is_connection_error(error):
             return False
@@ -195,7 +195,7 @@ class IntegrationPlugin:
         if report.when != "call":
             return
         self.first_test_at = min(self.first_test_at or report.start, report.start)
-        for service in SERVICES:
+        for service in SPECS:
             if service in report.keywords:
                 self.tests_per_service[service] += 1
 

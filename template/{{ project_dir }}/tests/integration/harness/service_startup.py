@@ -14,7 +14,7 @@ from typing import Any
 from filelock import Timeout
 
 from . import answers
-from .catalog import SERVICES
+from .catalog import SPECS
 from .concurrency import map_concurrently
 from .endpoints import ServiceEndpoint
 from .errors import IntegrationSetupError
@@ -39,7 +39,7 @@ def ensure_services(
     try:
         with run.lock("services", timeout=lock_timeout):
             known = run.read_endpoints()
-            missing = [SERVICES[name] for name in names if name not in known]
+            missing = [SPECS[name] for name in names if name not in known]
             if missing:
                 started = time.monotonic()
                 new = start_services(missing, run, settings)
@@ -92,7 +92,7 @@ def release_services(
         )
     with _interrupts_deferred():
         for name, endpoint in run.read_endpoints().items():
-            spec = SERVICES.get(name)
+            spec = SPECS.get(name)
             if spec is None or spec.release_run is None or not endpoint.usable:
                 continue
             removed_anyway = endpoint.started_by_suite and not settings.keep_services

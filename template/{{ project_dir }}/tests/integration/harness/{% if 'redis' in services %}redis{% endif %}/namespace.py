@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -44,8 +45,14 @@ def delete_prefixed(client: redis.Redis, prefix: str) -> int:
     for key in client.scan_iter(match=f"{prefix}*", count=_BATCH):
         batch.append(key)
         if len(batch) == _BATCH:
-            deleted += int(client.unlink(*batch))
+            deleted += _unlink(client, batch)
             batch.clear()
     if batch:
-        deleted += int(client.unlink(*batch))
+        deleted += _unlink(client, batch)
     return deleted
+
+
+def _unlink(client: redis.Redis, keys: list[str]) -> int:
+    # redis-py types a reply as "awaitable or value", for sync and async clients alike.
+    removed: Any = client.unlink(*keys)
+    return int(removed)

@@ -7,6 +7,7 @@
     fixtures.py       db_session, db_engine, db_isolation, ...: the fixtures tests use
     schema_source.py  where the schema comes from: SQLAlchemy metadata or Alembic
     migrations.py     running Alembic only against the test database
+    migration_checks.py  one head, up from empty, round trip, models match migrations
     factories.py      factory-boy bound to the test's session
     safety.py         never touch a database that is not plainly a test target
     deadlines.py      every call to the database ends within IT_CALL_TIMEOUT

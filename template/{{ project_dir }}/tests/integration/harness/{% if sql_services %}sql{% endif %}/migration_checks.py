@@ -19,7 +19,7 @@ its own. Call them from your own tests for other histories.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -39,6 +39,9 @@ from .server import DatabaseServer
 Attributes = Mapping[str, object] | None
 # Per table: what each kind of schema object looks like, as comparable text.
 Snapshot = dict[str, dict[str, set[str]]]
+# Inspector.get_multi_*: {(schema, table): what it found}
+Reflection = Callable[..., Mapping[tuple[str | None, str], Any]]
+HARNESS_ERRORS = (IntegrationSetupError, UnsafeTargetError)
 _numbers = itertools.count(1)
 
 
@@ -205,15 +208,15 @@ def schema_changes(before: Snapshot, after: Snapshot) -> list[str]:
 
 def _described(inspector: Inspector, dialect: Dialect, tables: list[str]) -> Snapshot:
     found: Snapshot = {name: {} for name in tables}
-    kinds = {
-        "column": (inspector.get_multi_columns, partial(_column, dialect)),
-        "primary key": (inspector.get_multi_pk_constraint, _primary_key),
-        "foreign key": (inspector.get_multi_foreign_keys, _foreign_key),
-        "index": (inspector.get_multi_indexes, _index),
-        "unique constraint": (inspector.get_multi_unique_constraints, _unique),
-        "check constraint": (inspector.get_multi_check_constraints, _check),
-    }
-    for kind, (reflect, text) in kinds.items():
+    kinds: list[tuple[str, Reflection, Callable[[Any], str]]] = [
+        ("column", inspector.get_multi_columns, partial(_column, dialect)),
+        ("primary key", inspector.get_multi_pk_constraint, _primary_key),
+        ("foreign key", inspector.get_multi_foreign_keys, _foreign_key),
+        ("index", inspector.get_multi_indexes, _index),
+        ("unique constraint", inspector.get_multi_unique_constraints, _unique),
+        ("check constraint", inspector.get_multi_check_constraints, _check),
+    ]
+    for kind, reflect, text in kinds:
         for (_, table), items in reflect(filter_names=tables).items():
             listed = items if isinstance(items, list) else [items]
             found[table][kind] = {text(item) for item in listed}
@@ -287,9 +290,9 @@ def _step(what: str) -> Iterator[None]:
     errors (a refused connection, a missing alembic.ini) pass unchanged."""
     try:
         yield
-    except (IntegrationSetupError, UnsafeTargetError):
-        raise
     except Exception as error:
+        if isinstance(error, HARNESS_ERRORS):
+            raise
         raise AssertionError(
             f"{what} failed: {type(error).__name__}: {error}"
         ) from error

@@ -2,16 +2,43 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 from sqlalchemy.orm import Session, sessionmaker
 
 from .app import create_app, get_session, issue_token
 
 Headers = dict[str, str]
+# Hypothesis keeps failing examples to replay them first next time: here, in the
+# suite's folder (its .gitignore ignores it), not in the repository's root.
+_EXAMPLES = Path(__file__).resolve().parents[2] / ".hypothesis"
+settings.register_profile(
+    "integration", database=DirectoryBasedExampleDatabase(str(_EXAMPLES))
+)
+settings.load_profile("integration")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Schemathesis' pytest plugin, for the contract tests of this folder only.
+
+    Importing it costs about half a second, at every pytest start and in every xdist
+    worker: tests/integration/pytest.ini switches its automatic loading off
+    (-p no:schemathesis), and this folder, the one that needs it, switches it on.
+    Copy this hook into the conftest.py of your own contract tests.
+    """
+    if not config.pluginmanager.has_plugin(_SCHEMATHESIS):
+        plugin = importlib.import_module("schemathesis.pytest.plugin")
+        config.pluginmanager.register(plugin, _SCHEMATHESIS)
+
+
+_SCHEMATHESIS = "schemathesis-for-contract-tests"
 
 
 @pytest.fixture

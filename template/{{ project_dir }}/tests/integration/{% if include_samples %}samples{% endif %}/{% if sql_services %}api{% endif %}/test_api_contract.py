@@ -54,22 +54,27 @@ def connection(db_session: Session) -> Connection:
     return db_session.connection()
 
 
-@pytest.fixture
-def headers(db_sessionmaker: sessionmaker[Session]) -> Iterator[dict[str, str]]:
-    """Requests as a real user; the app's sessions are the test's meanwhile."""
-    with db_sessionmaker() as session:
-        user = SampleUser(email="contract@example.test")
-        session.add(user)
-        session.commit()
-        token = issue_token(user.id, TOKEN_SECRET)
+@pytest.fixture(autouse=True)
+def app_on_the_tests_database(db_sessionmaker: sessionmaker[Session]) -> Iterator[None]:
+    """While the test runs, the app's sessions are the test's."""
 
     def session_of_the_test() -> Iterator[Session]:
         with db_sessionmaker() as session:
             yield session
 
     APP.dependency_overrides[get_session] = session_of_the_test
-    yield {"Authorization": f"Bearer {token}"}
+    yield
     APP.dependency_overrides.clear()
+
+
+@pytest.fixture
+def headers(db_sessionmaker: sessionmaker[Session]) -> dict[str, str]:
+    """Requests as a real user, so that the operations behind the token run too."""
+    with db_sessionmaker() as session:
+        user = SampleUser(email="contract@example.test")
+        session.add(user)
+        session.commit()
+        return {"Authorization": f"Bearer {issue_token(user.id, TOKEN_SECRET)}"}
 
 
 @schema.parametrize()
