@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import pstats
 import subprocess
 import sys
@@ -105,16 +106,19 @@ def kept_container_url(project: Path) -> str:
     raise RuntimeError("no kept PostgreSQL container of project bench")
 
 
+RECIPE_DATABASE = f"test_bench_recipe_{os.getpid()}"  # the recipe's, this run's
+
+
 def ensure_recipe_database(url: str) -> str:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as admin:
         exists = admin.execute(
-            "SELECT 1 FROM pg_database WHERE datname = 'test_bench_recipe'"
+            "SELECT 1 FROM pg_database WHERE datname = %s", [RECIPE_DATABASE]
         ).fetchone()
         if not exists:
-            admin.execute("CREATE DATABASE test_bench_recipe")
-    return bench.with_database(url, "test_bench_recipe")
+            admin.execute(f'CREATE DATABASE "{RECIPE_DATABASE}"')
+    return bench.with_database(url, RECIPE_DATABASE)
 
 
 def main() -> None:

@@ -226,7 +226,7 @@ CLONE_SCRIPT = """
 import inspect, json, os, shutil, statistics, sys, time
 sys.path.insert(0, os.path.join(sys.argv[1], "tests"))
 from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table
-from integration.harness.catalog import SERVICES
+from integration.harness.catalog import SPECS as SERVICES
 from integration.harness.endpoints import ServiceEndpoint
 from integration.harness.run_state import RunState
 from integration.harness.settings import RunSettings

@@ -15,11 +15,16 @@ test that needed it reports one line (status UNAVAILABLE).
 
 from __future__ import annotations
 
+import gc
+import hashlib
+import json
+import threading
 import time
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -28,13 +33,16 @@ from .catalog import SPECS
 from .endpoints import ServiceEndpoint
 from .errors import Cause
 from .markers import add_markers, services_used
-from .run_state import RunState
+from .run_state import STATE_ROOT, RunState, checkout_id
 from .service_startup import defer_interrupts, ensure_services, release_services
 from .settings import RunSettings, read_settings
 from .summary import write_summary
 
 PLUGIN_NAME = "integration-services"
 _UNAVAILABLE = "it_unavailable"
+# A missing or half-written file. (A named tuple: `ruff format` for Python 3.14 would
+# drop the parentheses of a literal one, PEP 758.)
+_UNREADABLE = (OSError, ValueError, AttributeError)
 # A service that fails a test this way is probed once, this fast, before the run
 # gives up on it.
 _LOST_PROBE_SECONDS = 2.0
@@ -53,6 +61,9 @@ class IntegrationPlugin:
         self.first_test_at: float | None = None
         if self.run.is_owner:
             self.run.describe(project=_project_name(), keep=self.settings.keep_services)
+        self._early_start: threading.Thread | None = None
+        if self.run.is_owner and not config.option.collectonly:
+            self._start_early(_remembered_selection(config))
         if self.run.is_owner and hasattr(config, "workerinput"):
             warnings.warn(
                 "tests/integration/conftest.py was not loaded by the pytest-xdist "
@@ -62,6 +73,27 @@ class IntegrationPlugin:
             )
 
     # ------------------------------------------------------------ start-up
+    def _start_early(self, names: list[str]) -> None:
+        """Start what the same command needed last time while pytest imports and
+        collects (and xdist boots its workers): a cold start then waits for the
+        slowest service, not for it plus the start-up. Collection still decides:
+        whatever it needs is ensured as before (waiting for this start under the
+        services lock), and a service started here that it no longer needs is
+        released at the end like any other."""
+        if not names:
+            return
+
+        def start() -> None:
+            try:
+                ensure_services(names, self.run, self.settings)
+            except Exception:  # noqa: BLE001 - collection asks again and reports it
+                return
+
+        self._early_start = threading.Thread(
+            target=start, name="integration-early-start", daemon=True
+        )
+        self._early_start.start()
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput.update(self.run.workerinput())
@@ -71,7 +103,17 @@ class IntegrationPlugin:
         # tryfirst: markers must exist before `-m` deselects anything.
         add_markers(items)
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self) -> None:
+        if self.config.pluginmanager.has_plugin("dsession"):
+            gc.freeze()  # the xdist controller imports all it needs before this
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # Everything imported so far (SQLAlchemy, Faker, test modules: 100k objects
+        # and more) lives until the end: freezing it keeps every later garbage
+        # collection, and pytest's collections at the end of the run, from walking
+        # it again. Garbage made by the tests is collected as before.
+        gc.freeze()
         if self.config.option.collectonly:
             return  # IDEs collect on every save: discovery starts nothing
         needed = sorted(
@@ -235,6 +277,10 @@ class IntegrationPlugin:
         # trylast: session-scoped fixtures (per-worker databases) are torn down first.
         if self.run.is_owner:
             interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+            if self._early_start is not None:
+                self._early_start.join(self.settings.startup_timeout)
+            if not interrupted:
+                _remember_selection(self.config, self.tests_per_service)
             release_services(self.run, self.settings, interrupted=interrupted)
 
     def pytest_terminal_summary(
@@ -264,6 +310,42 @@ def _unavailable_service(report: pytest.TestReport) -> str | None:
         if key == _UNAVAILABLE:
             return str(value)
     return None
+
+
+def _selection_file() -> Path:
+    """The last command line of this checkout, and the services its tests used."""
+    return STATE_ROOT / f"last-command-{checkout_id()}.json"
+
+
+def _command(config: pytest.Config) -> str:
+    return hashlib.sha256(
+        json.dumps(list(config.invocation_params.args)).encode()
+    ).hexdigest()
+
+
+def _remembered_selection(config: pytest.Config) -> list[str]:
+    """The services the same command used last time; none after another command."""
+    try:
+        remembered = json.loads(_selection_file().read_text())
+    except _UNREADABLE:
+        return []
+    if remembered.get("command") != _command(config):
+        return []
+    names = remembered.get("services", [])
+    # A service only named by a URL answers at once anyway: nothing to win there.
+    return [
+        name for name in names if name in SPECS and not SPECS[name].configured_url()
+    ]
+
+
+def _remember_selection(config: pytest.Config, used: Counter[str]) -> None:
+    services = sorted(name for name, count in used.items() if count)
+    record = {"command": _command(config), "services": services}
+    try:
+        _selection_file().parent.mkdir(parents=True, exist_ok=True)
+        _selection_file().write_text(json.dumps(record))
+    except OSError:
+        return
 
 
 def _project_name() -> str:

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 # Seconds a client call may outlast IT_CALL_TIMEOUT before the driver gives up: the
 # server's own lock timeout should speak first, with the clearer message.
 _CLIENT_GRACE_SECONDS = 5
+# In the name of a published template (see sql/databases.py).
+_PUBLISHED = "_tpl_"
 
 
 def _quote(name: str) -> str:
@@ -140,29 +142,36 @@ _definitions: dict[tuple[str, str], list[tuple[str, str]]] = {}
 
 
 def _table_definitions(server: DatabaseServer, template: str) -> list[tuple[str, str]]:
-    """(table, CREATE TABLE statement) for every base table of `template`."""
+    """(table, CREATE TABLE statement) for every base table of `template`.
+
+    Cached for published templates only: their names carry the schema's fingerprint,
+    while a scratch database's name is used again for the next build.
+    """
     key = (str(server.url), template)
-    if key not in _definitions:
-        with server.admin() as admin:
-            names = admin.execute(
-                text(
-                    "SELECT table_name FROM information_schema.tables "
-                    "WHERE table_schema = :schema AND table_type = 'BASE TABLE'"
+    if key in _definitions:
+        return _definitions[key]
+    with server.admin() as admin:
+        names = admin.execute(
+            text(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = :schema AND table_type = 'BASE TABLE'"
+            ),
+            {"schema": template},
+        ).scalars()
+        definitions = [
+            (
+                name,
+                str(
+                    admin.exec_driver_sql(
+                        f"SHOW CREATE TABLE {_quote(template)}.{_quote(name)}"
+                    ).one()[1]
                 ),
-                {"schema": template},
-            ).scalars()
-            _definitions[key] = [
-                (
-                    name,
-                    str(
-                        admin.exec_driver_sql(
-                            f"SHOW CREATE TABLE {_quote(template)}.{_quote(name)}"
-                        ).one()[1]
-                    ),
-                )
-                for name in list(names)
-            ]
-    return _definitions[key]
+            )
+            for name in list(names)
+        ]
+    if _PUBLISHED in template:
+        _definitions[key] = definitions
+    return definitions
 
 
 MYSQL_DIALECT = MySqlDialect()

@@ -54,10 +54,9 @@ def mysql_template(mysql_server: DatabaseServer, request: pytest.FixtureRequest)
 @pytest.fixture(scope="session")
 def mysql_database(
     mysql_server: DatabaseServer,
-    mysql_template: str,
     request: pytest.FixtureRequest,
 ) -> Iterator[WorkerDatabase]:
-    with database_layer(mysql_server, mysql_template, request.config) as database:
+    with database_layer(mysql_server, request.config) as database:
         yield database
 
 

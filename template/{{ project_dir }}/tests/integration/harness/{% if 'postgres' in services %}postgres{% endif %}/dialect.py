@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, inspect, text
+from sqlalchemy.exc import DBAPIError
 
 from ..sql.dialect import SqlDialect, TableName
 
@@ -79,6 +80,31 @@ class PostgresDialect(SqlDialect):
             admin.execute(text(f'ALTER DATABASE "{scratch}" RENAME TO "{name}"'))
             # Nobody connects to a template: a connection would make cloning it fail.
             admin.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false'))
+
+    def claim_database(self, server: DatabaseServer, kept: str, name: str) -> bool:
+        # RENAME is atomic and fails while anyone is connected to `kept`: a kept
+        # database is either ours now or still there for whoever has it.
+        with server.admin() as admin:
+            try:
+                admin.execute(text(f'ALTER DATABASE "{kept}" RENAME TO "{name}"'))
+            except DBAPIError:
+                return False
+        return True
+
+    def release_database(self, server: DatabaseServer, name: str, kept: str) -> bool:
+        with server.admin() as admin:
+            admin.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+            try:
+                admin.execute(text(f'ALTER DATABASE "{name}" RENAME TO "{kept}"'))
+            except DBAPIError:
+                return False
+        return True
 
     @contextmanager
     def exclusive(self, admin: Connection, key: str, timeout: float) -> Iterator[None]:

@@ -58,10 +58,9 @@ def postgres_template(
 @pytest.fixture(scope="session")
 def postgres_database(
     postgres_server: DatabaseServer,
-    postgres_template: str,
     request: pytest.FixtureRequest,
 ) -> Iterator[WorkerDatabase]:
-    with database_layer(postgres_server, postgres_template, request.config) as database:
+    with database_layer(postgres_server, request.config) as database:
         yield database
 
 

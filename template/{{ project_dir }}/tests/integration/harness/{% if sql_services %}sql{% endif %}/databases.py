@@ -24,19 +24,26 @@ from sqlalchemy import func as sql_func
 
 from ..answers import PROJECT_NAME
 from ..endpoints import ServiceEndpoint
-from ..run_state import RunState
+from ..run_state import RunState, checkout_id
 from ..settings import RunSettings
 from .dialect import SqlDialect, TableName
-from .schema_source import SchemaSource
+from .schema_source import MetadataSchema, SchemaSource
 from .server import DatabaseServer
 
 DB_PREFIX = "test_" + re.sub(r"[^a-z0-9_]", "_", PROJECT_NAME.lower())[:24]
 TEMPLATE_MARK = "_tpl_"
+# --it-keep leaves each worker's database for the next run of this checkout.
+KEEP_MARK = "_keep_"
 
 
 def kept_template_name(fingerprint: str) -> str:
     """A template kept for later runs (--it-keep): shared by every run that wants it."""
     return f"{DB_PREFIX}{TEMPLATE_MARK}{fingerprint}"
+
+
+def kept_database_name(fingerprint: str, worker: str) -> str:
+    """Where --it-keep leaves `worker`'s database between runs of this checkout."""
+    return f"{DB_PREFIX}{KEEP_MARK}{checkout_id()}_{fingerprint}_{worker}"
 
 
 def run_database_name(run: RunState, suffix: str) -> str:
@@ -101,7 +108,10 @@ class WorkerDatabase:
     """This worker's own clone of the template, and what it held when cloned."""
 
     name: str
-    template: str
+    # None until a `fresh` test needs one (see worker_database).
+    template: str | None
+    # Where the database goes at the end of a --it-keep run ("": dropped).
+    kept_name: str = ""
     # Children before parents, so DELETE never trips a foreign key.
     tables: list[TableName] = field(default_factory=list)
     # Row counts right after cloning: reference data that the schema inserts.
@@ -112,13 +122,63 @@ class WorkerDatabase:
     )
 
 
-def create_worker_database(
-    server: DatabaseServer, template: str, run: RunState
+def worker_database(
+    server: DatabaseServer, schema: SchemaSource, run: RunState, *, keep: bool
 ) -> WorkerDatabase:
+    """This worker's database: reused from a --it-keep run, built, or cloned.
+
+    A template pays only when building is slow (migrations) or when it is kept:
+    a clone costs a CREATE DATABASE of its own, as much as building metadata in an
+    empty database does, so without --it-keep metadata is built where it is used.
+    """
     name = run_database_name(run, run.worker)
+    fingerprint = schema.fingerprint(server.url.get_dialect()())
+    kept = kept_database_name(fingerprint, run.worker) if keep else ""
+    if kept and server.dialect.claim_database(server, kept, name):
+        run.remember("notes", f"{server.dialect.service}: reused {kept}")
+        return describe_worker_database(
+            server, name, kept_template_name(fingerprint), kept
+        )
     server.drop(name)
+    if not keep and isinstance(schema, MetadataSchema):
+        server.create(name)
+        engine = server.engine_for(name, pooled=False)
+        try:
+            with engine.connect() as connection:
+                server.check_connected(connection, name)
+            schema.build(engine)
+        finally:
+            engine.dispose()
+        return describe_worker_database(server, name, None, kept)
+    template = ensure_template(server, schema, run, keep=keep)
     server.clone(template, name)
-    database = WorkerDatabase(name=name, template=template)
+    return describe_worker_database(server, name, template, kept)
+
+
+def release_worker_database(server: DatabaseServer, database: WorkerDatabase) -> None:
+    """End of the worker's session: keep the database for the next run, or drop it.
+
+    Kept only when it holds exactly the rows it started with: rows a test leaked
+    must not reach every later run.
+    """
+    if database.kept_name:
+        engine = server.engine_for(database.name, pooled=False)
+        try:
+            with engine.connect() as connection:
+                clean = row_counts(connection, database.tables) == database.baseline
+        finally:
+            engine.dispose()
+        if clean and server.dialect.release_database(
+            server, database.name, database.kept_name
+        ):
+            return
+    server.drop(database.name)
+
+
+def describe_worker_database(
+    server: DatabaseServer, name: str, template: str | None, kept: str
+) -> WorkerDatabase:
+    database = WorkerDatabase(name=name, template=template, kept_name=kept)
     engine = server.engine_for(name, pooled=False)
     try:
         with engine.connect() as connection:

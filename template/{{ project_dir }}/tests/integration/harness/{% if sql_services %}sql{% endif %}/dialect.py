@@ -81,6 +81,17 @@ class SqlDialect(ABC):
         scratch database, which the run's clean-up drops.
         """
 
+    def claim_database(self, server: DatabaseServer, kept: str, name: str) -> bool:
+        """Take the kept database `kept` as `name`, atomically; False if it is not
+        there (or another run took it first)."""
+        del server, kept, name
+        return False
+
+    def release_database(self, server: DatabaseServer, name: str, kept: str) -> bool:
+        """Leave `name` as `kept` for the next run; False: drop it instead."""
+        del server, name, kept
+        return False
+
     @abstractmethod
     def exclusive(
         self, admin: Connection, key: str, timeout: float

@@ -28,8 +28,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..run_state import RunState
 from ..settings import ISOLATIONS, default_isolation
-from .databases import WorkerDatabase, row_counts, run_database_name
+from .databases import WorkerDatabase, ensure_template, row_counts, run_database_name
 from .deadlines import bounded
+from .schema_source import schema_from_project
 from .server import DatabaseServer
 
 _fresh_numbers = itertools.count(1)
@@ -93,6 +94,10 @@ def prepare(choice: IsolationChoice, target: SqlTarget, run: RunState) -> str:
     """Before the test; returns the name of the database the test works in."""
     if choice.strategy == "fresh":
         name = run_database_name(run, f"{run.worker}_f{next(_fresh_numbers)}")
+        if target.database.template is None:  # the first fresh test builds it
+            target.database.template = ensure_template(
+                target.server, schema_from_project(), run, keep=False
+            )
         target.server.clone(target.database.template, name)
         return name
     if choice.strategy == "truncate" and choice.reset_sequences:

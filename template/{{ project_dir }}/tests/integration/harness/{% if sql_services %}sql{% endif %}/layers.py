@@ -19,7 +19,12 @@ from sqlalchemy import Engine
 
 from ..endpoints import ServiceEndpoint
 from ..plugin import integration_plugin
-from .databases import WorkerDatabase, create_worker_database, ensure_template
+from .databases import (
+    WorkerDatabase,
+    ensure_template,
+    release_worker_database,
+    worker_database,
+)
 from .dialect import SqlDialect
 from .schema_source import schema_from_project
 from .server import DatabaseServer
@@ -51,15 +56,20 @@ def template_layer(server: DatabaseServer, config: pytest.Config) -> str:
 
 @contextmanager
 def database_layer(
-    server: DatabaseServer, template: str, config: pytest.Config
+    server: DatabaseServer, config: pytest.Config
 ) -> Iterator[WorkerDatabase]:
     plugin = integration_plugin(config)
     service = server.dialect.service
     with plugin.service_calls(service):
-        database = create_worker_database(server, template, plugin.run)
+        database = worker_database(
+            server,
+            schema_from_project(),
+            plugin.run,
+            keep=plugin.settings.keep_services,
+        )
     yield database
     # At the end of the run: skipped when the server is gone (said once).
-    plugin.clean_up(service, partial(server.drop, database.name))
+    plugin.clean_up(service, partial(release_worker_database, server, database))
 
 
 @contextmanager

@@ -23,10 +23,9 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from alembic.script import Script, ScriptDirectory
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import Dialect, Inspector
 
@@ -35,6 +34,10 @@ from ..plugin import integration_plugin
 from .databases import run_database_name
 from .migrations import alembic_config, autogenerate, downgrade, upgrade
 from .server import DatabaseServer
+
+if TYPE_CHECKING:
+    # Imported where used: collecting the suite must not pay for Alembic.
+    from alembic.script import Script, ScriptDirectory
 
 Attributes = Mapping[str, object] | None
 # Per table: what each kind of schema object looks like, as comparable text.
@@ -258,6 +261,8 @@ def _check(check: Any) -> str:
 
 
 def _scripts(ini_path: Path) -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(ini_path))
 
 
