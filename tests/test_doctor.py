@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import runpy
 import subprocess
 import sys
 from importlib.util import find_spec
@@ -65,8 +66,10 @@ def test_doctor_says_whether_the_image_is_here_or_cannot_be_pulled(
 
 def test_doctor_names_missing_drivers(tmp_path: Path) -> None:
     project = render(tmp_path / "shop", services=["postgres", "mysql"])
+    answers = runpy.run_path(str(project / "tests/integration/harness/answers.py"))
     report = doctor(project)
-    missing = [m for m in ("sqlalchemy", "psycopg", "pymysql") if find_spec(m) is None]
+    missing = [m for m in answers["REQUIRED_MODULES"] if find_spec(m) is None]
+    assert "pymysql" in answers["REQUIRED_MODULES"]
     if missing:
         assert f"drivers    missing {', '.join(missing)}" in report
     else:
@@ -74,11 +77,13 @@ def test_doctor_names_missing_drivers(tmp_path: Path) -> None:
 
 
 @pytest.mark.docker
-def test_kept_services_are_listed_and_stopped_with_one_command(tmp_path: Path) -> None:
+def test_kept_services_are_listed_and_stopped_with_one_command(
+    tmp_path: Path, images: dict[str, str]
+) -> None:
     project = render(tmp_path / "shop", services=["redis"])
     client = docker.from_env()
     label = "io.github.copier-integration-tests"
-    image = client.images.list()[0].tags[0]
+    image = images["IT_REDIS_IMAGE"]
     kept = client.containers.create(
         image, command=["sleep", "60"], labels={f"{label}.project": "shop", f"{label}.keep": "true"}
     )

@@ -42,3 +42,7 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     if not is_our_run(config) and collection_path.is_relative_to(SUITE_DIR):
         return True
     return None
+
+
+# Your own fixtures go below this line: the template keeps its code above it, so that
+# `copier update` merges around them.

@@ -306,7 +306,7 @@ def _unavailable_service(report: pytest.TestReport) -> str | None:
     """The service a test failed without, if that is why it failed (any worker)."""
     if not report.failed:
         return None
-    for key, value in report.user_properties:
+    for key, value in getattr(report, "user_properties", ()):
         if key == _UNAVAILABLE:
             return str(value)
     return None

@@ -17,12 +17,14 @@ from .app import create_app, get_session, issue_token
 
 Headers = dict[str, str]
 # Hypothesis keeps failing examples to replay them first next time: here, in the
-# suite's folder (its .gitignore ignores it), not in the repository's root.
+# suite's folder (its .gitignore ignores it), not in the repository's root. Its CI
+# profile (CI=true) keeps none: derandomized runs replay alike anyway.
 _EXAMPLES = Path(__file__).resolve().parents[2] / ".hypothesis"
-settings.register_profile(
-    "integration", database=DirectoryBasedExampleDatabase(str(_EXAMPLES))
-)
-settings.load_profile("integration")
+if not settings().derandomize:
+    settings.register_profile(
+        "integration", database=DirectoryBasedExampleDatabase(str(_EXAMPLES))
+    )
+    settings.load_profile("integration")
 
 
 def pytest_configure(config: pytest.Config) -> None:
