@@ -30,10 +30,12 @@ from sqlalchemy import Connection, create_engine
 
 from tests.integration.samples.models import SampleBase
 
-# The models the migrations must match: the samples' tables and the seeded lookup.
-target_metadata = SampleBase.metadata
-if "countries" not in target_metadata.tables:
-    sa.Table("countries", target_metadata, sa.Column("code", sa.String(2), primary_key=True))
+# The models the migrations must match: the samples' tables and the seeded lookup,
+# in a MetaData of its own (the samples' own must stay as the samples declare it).
+target_metadata = sa.MetaData()
+for table in SampleBase.metadata.tables.values():
+    table.to_metadata(target_metadata)
+sa.Table("countries", target_metadata, sa.Column("code", sa.String(2), primary_key=True))
 
 config = context.config
 given = config.attributes.get("connection")
