@@ -64,14 +64,20 @@ def run_suite(
     env: dict[str, str],
     paths: tuple[str, ...] = ("tests/integration",),
     timeout: float = 900,
+    cache: bool = False,
 ) -> SuiteResult:
-    """`command` starts pytest (a venv's `python -m pytest`, or `uv run ... pytest`)."""
+    """`command` starts pytest (a venv's `python -m pytest`, or `uv run ... pytest`).
+
+    pytest's cache is off unless asked for: runs stay independent of each other.
+    """
     if "randomly" not in args:
         args = ("-p", "no:randomly", *args)
+    if not cache:
+        args = ("-p", "no:cacheprovider", *args)
     report = project / "junit.xml"
     report.unlink(missing_ok=True)
     completed = subprocess.run(
-        [*command, *paths, "-p", "no:cacheprovider", f"--junitxml={report}", *args],
+        [*command, *paths, f"--junitxml={report}", *args],
         cwd=project,
         env=env,
         capture_output=True,

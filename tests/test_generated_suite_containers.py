@@ -6,6 +6,7 @@ and none afterwards, with testcontainers' reaper (Ryuk) disabled.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,21 @@ def test_one_container_per_service_during_the_run_and_none_after(
     assert census.peak[image] == 1
     assert census.count()[image] == 0
     assert census.networks("it-shop-") == []
+
+
+def test_the_same_command_again_starts_its_services_before_collection(
+    project: Path, suite_python: Path, images: dict[str, str]
+) -> None:
+    # pytest's cache (tests/integration/.pytest_cache) remembers what the command used.
+    env = clean_environment(IT_PROVIDER="testcontainers", **images)
+    pytest_command = [str(suite_python), "-m", "pytest"]
+    command = ("-m", "postgres", "-n", "2")
+    first = run_suite(project, pytest_command, *command, env=env, cache=True)
+    first.assert_all_passed(at_least=15)
+    assert "started early" not in first.output
+    second = run_suite(project, pytest_command, *command, env=env, cache=True)
+    second.assert_all_passed(at_least=15)
+    assert "started early, as this command did last: postgres" in second.output
+    other = run_suite(project, pytest_command, "-m", "postgres", env=env, cache=True)
+    assert "started early" not in other.output  # another command: collection decides
+    shutil.rmtree(project / "tests/integration/.pytest_cache")

@@ -24,7 +24,6 @@ import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -33,16 +32,13 @@ from .catalog import SPECS
 from .endpoints import ServiceEndpoint
 from .errors import Cause
 from .markers import add_markers, services_used
-from .run_state import STATE_ROOT, RunState, checkout_id
+from .run_state import RunState
 from .service_startup import defer_interrupts, ensure_services, release_services
 from .settings import RunSettings, read_settings
 from .summary import write_summary
 
 PLUGIN_NAME = "integration-services"
 _UNAVAILABLE = "it_unavailable"
-# A missing or half-written file. (A named tuple: `ruff format` for Python 3.14 would
-# drop the parentheses of a literal one, PEP 758.)
-_UNREADABLE = (OSError, ValueError, AttributeError)
 # A service that fails a test this way is probed once, this fast, before the run
 # gives up on it.
 _LOST_PROBE_SECONDS = 2.0
@@ -59,6 +55,7 @@ class IntegrationPlugin:
         self.unavailable_tests: defaultdict[str, list[str]] = defaultdict(list)
         self.announced: set[str] = set()
         self.first_test_at: float | None = None
+        self.interrupted = False
         if self.run.is_owner:
             self.run.describe(project=_project_name(), keep=self.settings.keep_services)
         self._early_start: threading.Thread | None = None
@@ -88,6 +85,10 @@ class IntegrationPlugin:
                 ensure_services(names, self.run, self.settings)
             except Exception:  # noqa: BLE001 - collection asks again and reports it
                 return
+            listed = ", ".join(names)
+            self.run.remember(
+                "notes", f"started early, as this command did last: {listed}"
+            )
 
         self._early_start = threading.Thread(
             target=start, name="integration-early-start", daemon=True
@@ -166,7 +167,11 @@ class IntegrationPlugin:
 
     def clean_up(self, name: str, step: Callable[[], object]) -> None:
         """A clean-up step on `name`, skipped when the service is gone (said once):
-        the server cannot be cleaned, and each attempt would wait for a timeout."""
+        the server cannot be cleaned, and each attempt would wait for a timeout.
+        After Ctrl-C it is skipped too: the run ends now, and the owner's clean-up
+        removes what the run made (or the next run's sweep)."""
+        if self.interrupted:
+            return
         if self.run.lost(name):
             return
         try:
@@ -269,6 +274,7 @@ class IntegrationPlugin:
     def pytest_keyboard_interrupt(self) -> None:
         # From the first Ctrl-C to the end, another one only says "please wait":
         # the clean-up that follows is bounded, and must not be cut short.
+        self.interrupted = True
         if self.run.is_owner:
             defer_interrupts()
 
@@ -312,24 +318,22 @@ def _unavailable_service(report: pytest.TestReport) -> str | None:
     return None
 
 
-def _selection_file() -> Path:
-    """The last command line of this checkout, and the services its tests used."""
-    return STATE_ROOT / f"last-command-{checkout_id()}.json"
+_LAST_COMMAND = "integration/last-command"
 
 
 def _command(config: pytest.Config) -> str:
-    return hashlib.sha256(
-        json.dumps(list(config.invocation_params.args)).encode()
-    ).hexdigest()
+    arguments = json.dumps(list(config.invocation_params.args))
+    return hashlib.sha256(arguments.encode()).hexdigest()
 
 
 def _remembered_selection(config: pytest.Config) -> list[str]:
-    """The services the same command used last time; none after another command."""
-    try:
-        remembered = json.loads(_selection_file().read_text())
-    except _UNREADABLE:
-        return []
-    if remembered.get("command") != _command(config):
+    """The services the same command used last time (pytest's cache, like --lf);
+    none after another command, or when the cache is off."""
+    cache = getattr(config, "cache", None)
+    remembered = cache.get(_LAST_COMMAND, {}) if cache is not None else {}
+    if not isinstance(remembered, dict) or remembered.get("command") != _command(
+        config
+    ):
         return []
     names = remembered.get("services", [])
     # A service only named by a URL answers at once anyway: nothing to win there.
@@ -339,13 +343,10 @@ def _remembered_selection(config: pytest.Config) -> list[str]:
 
 
 def _remember_selection(config: pytest.Config, used: Counter[str]) -> None:
-    services = sorted(name for name, count in used.items() if count)
-    record = {"command": _command(config), "services": services}
-    try:
-        _selection_file().parent.mkdir(parents=True, exist_ok=True)
-        _selection_file().write_text(json.dumps(record))
-    except OSError:
-        return
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        services = sorted(name for name, count in used.items() if count)
+        cache.set(_LAST_COMMAND, {"command": _command(config), "services": services})
 
 
 def _project_name() -> str:

@@ -27,7 +27,7 @@ from .sweep import sweep_dead_runs
 # Providers that start something the janitor must remove should the run die.
 _STARTING_PROVIDERS = frozenset({"testcontainers", "compose", "embedded"})
 # After Ctrl-C, clean-up on servers we did not start gets this long per call.
-_INTERRUPTED_TIMEOUT_SECONDS = 2.0
+_INTERRUPTED_TIMEOUT_SECONDS = 1.0
 
 
 def ensure_services(
@@ -91,6 +91,7 @@ def release_services(
             connect_timeout=_INTERRUPTED_TIMEOUT_SECONDS,
         )
     with _interrupts_deferred():
+        to_clean = []
         for name, endpoint in run.read_endpoints().items():
             spec = SPECS.get(name)
             if spec is None or spec.release_run is None or not endpoint.usable:
@@ -98,13 +99,51 @@ def release_services(
             removed_anyway = endpoint.started_by_suite and not settings.keep_services
             if run.lost(name) or (interrupted and removed_anyway):
                 continue  # gone, or about to be removed with its container
-            _attempt(run, f"{name} clean-up", spec.release_run, endpoint, run, settings)
+            to_clean.append((spec, endpoint))
         if interrupted:
+            _release_quickly(run, settings, to_clean)
             return
+        for spec, endpoint in to_clean:
+            _release_run(run, settings, spec, endpoint)
         for name in dict.fromkeys(run.remembered("providers")):
             if name in PROVIDER_CLASSES:
                 provider = make_provider(name, run, settings)
                 _attempt(run, f"{name} release", provider.release)
+
+
+def _release_run(
+    run: RunState, settings: RunSettings, spec: ServiceSpec, endpoint: ServiceEndpoint
+) -> None:
+    if spec.release_run is not None:
+        _attempt(
+            run, f"{spec.name} clean-up", spec.release_run, endpoint, run, settings
+        )
+
+
+def _release_quickly(
+    run: RunState,
+    settings: RunSettings,
+    to_clean: list[tuple[ServiceSpec, ServiceEndpoint]],
+) -> None:
+    """After Ctrl-C: clean up what answers within a moment, all at once, and go.
+
+    A service that does not answer (frozen, gone) would hold the run for its timeouts:
+    its clean-up is abandoned, and the run keeps its state folder so that the next
+    run sweeps what is left (sweep.py).
+    """
+    threads = [
+        threading.Thread(
+            target=_release_run, args=(run, settings, spec, endpoint), daemon=True
+        )
+        for spec, endpoint in to_clean
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + _INTERRUPTED_TIMEOUT_SECONDS
+    for (spec, _), thread in zip(to_clean, threads, strict=True):
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            run.remember("unclean", f"{spec.name}: no answer after the interrupt")
 
 
 def _please_wait(signum: int, frame: Any) -> None:

@@ -51,7 +51,8 @@ def amqp_connection(
         connection = pika.BlockingConnection(parameters)
     yield connection
     if connection.is_open:
-        connection.close()
+        # Closing waits for the broker's reply: skipped when it is gone.
+        plugin.clean_up("rabbitmq", connection.close)
 
 
 @pytest.fixture
