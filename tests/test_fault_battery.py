@@ -10,6 +10,8 @@ that needed it says one line, and nothing is left behind.
 from __future__ import annotations
 
 import re
+import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,6 +48,13 @@ CALL_TIMEOUT = 3
 SLACK_SECONDS = 2
 # What a run with one unavailable service may print besides one line per test.
 MAX_LINES = 60
+# From Ctrl-C to the end of the process (pytest formats the interrupt, workers stop).
+INTERRUPT_EXIT_SECONDS = 3
+
+
+def interrupt_pytest() -> None:
+    """Ctrl-C to the pytest run of this module (the newest one we started)."""
+    subprocess.run(["pkill", "-INT", "-f", "pytest -p no:randomly tests/integration/test_fault_"])
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +194,30 @@ def test_an_image_that_cannot_be_pulled_is_named_once(
     assert_one_message(run, "postgres", "image cannot be pulled", unavailable=TESTS)
     assert "registry.invalid/postgres:0" in run.output
     assert "IT_POSTGRES_IMAGE" in run.output
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_ctrl_c_while_a_call_waits_on_a_frozen_service_ends_the_run_at_once(
+    project: Path, suite_python: Path, service: str, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    with FaultProxy("127.0.0.1", NATIVE_PORTS[service]) as proxy:
+        env = run_native_urls(**{URL_ENVS[service]: url(service, proxy.port)})
+
+        def freeze_then_interrupt() -> None:
+            proxy.freeze()
+            # The test's second call is sent after the gate opens; give it a moment.
+            threading.Timer(1.0, interrupt_pytest).start()
+
+        run = run_faulty(
+            project, suite_python, service, env=env, gate=gate,
+            on_started=freeze_then_interrupt,
+        )  # fmt: skip
+        assert run.returncode == 2, run.output[-3000:]  # interrupted
+        # 1 s before Ctrl-C, then the run ends: in-flight calls are cut, clean-ups
+        # that would wait on the frozen server are left to the next run.
+        assert run.after_fault < 1 + INTERRUPT_EXIT_SECONDS, run.after_fault
+        proxy.thaw()
+        again = run_faulty(project, suite_python, service, "-k", "0", env=env)
+        assert again.returncode == 0, again.output[-4000:]
+        assert "swept what run" in again.output
