@@ -14,6 +14,14 @@ Then where the time goes between the two: the phases of the run (a timeline plug
 in the controller and in every xdist worker; the first worker's marks under -n 2).
 A second table runs the PostgreSQL tests alone (`-m postgres`): one service needed,
 one started.
+
+Each suite runs twice per round: as a command run before (pytest's cache on, as
+users have it; the untimed warm-up round ran it first), when the suite starts the
+services that command used while pytest imports and collects; and as the first run
+of a command (`-p no:cacheprovider`), when services start once collection has said
+which are needed. Two more columns split the gap: how long the first test still
+waited for services once collection was over, and how long the first test then
+took (its fixtures: the worker's database; its call).
 """
 
 from __future__ import annotations
@@ -74,21 +82,24 @@ def run(args: argparse.Namespace, scratch: Path, images: dict[str, str]) -> None
                     "tests/integration",
                     "-q",
                     "-p",
-                    "no:cacheprovider",
-                    "-p",
                     "bench_timeline",
                     "-n",
                     str(workers),
                 ]
                 if marker:
                     argv += ["-m", marker]
+                # pytest's cache on, as users have it: the command was run before
+                # (the warm-up round), so the suite may start its services early.
                 setups.append(Setup(name, project, argv, env, check=passed))
+                # Without it, as the first run of a new command.
+                first = [*argv, "-p", "no:cacheprovider"]
+                setups.append(Setup(f"{name}, first run", project, first, env, check=passed))
             bench.log(f"{selection}, -n {workers}: {rounds} round(s)")
             results = bench.alternate(
                 setups, rounds, timeline_dir=plugin_dir, warmup=1, log=bench.log
             )
             print(f"\n## Cold start, {selection}, -n {workers}: medians of {rounds}\n")
-            print(readiness_table(results))
+            print(readiness_table(results, worker_marks=workers > 0))
             phases = bench.WORKER_PHASES if workers else bench.PHASES
             print(f"\n### Where the time goes ({selection}, -n {workers}; seconds)\n")
             rows: list[list[object]] = []
@@ -106,7 +117,8 @@ def passed(result: Result) -> None:
         raise RuntimeError(f"the suite did not pass:\n{result.output[-4000:]}")
 
 
-def readiness_table(results: dict[str, list[Result]]) -> str:
+def readiness_table(results: dict[str, list[Result]], *, worker_marks: bool = False) -> str:
+    w = "w:" if worker_marks else ""  # under xdist: the first worker's marks
     rows = []
     for name, runs in results.items():
         summaries = [bench.parse_harness_summary(r.output) for r in runs]
@@ -125,6 +137,9 @@ def readiness_table(results: dict[str, list[Result]]) -> str:
         ]
         gap = bench.median(gaps)
         reported = bench.median([s.first_test for s in summaries if s.first_test is not None])
+        # Collection over, the services still starting; then the first test itself.
+        waited = bench.phase_median(runs, f"{w}collected", f"{w}testloop")
+        after = bench.phase_median(runs, f"{w}testloop", f"{w}first_result")
         rows.append(
             [
                 name,
@@ -134,11 +149,14 @@ def readiness_table(results: dict[str, list[Result]]) -> str:
                 reported,
                 gap,
                 "ok" if gap <= GAP_BAR else "over",
+                waited,
+                after,
             ]
         )
     header = ["suite", *(f"{s} ready s" for s in SERVICES), "slowest s", "first result s"]
+    extra = ["waited after collection s", "first test after both s"]
     return bench.markdown_table(
-        [*header, "summary: first test s", "gap s", f"bar +{GAP_BAR}"], rows
+        [*header, "summary: first test s", "gap s", f"bar +{GAP_BAR}", *extra], rows
     )
 
 

@@ -9,6 +9,7 @@ One render, reused; what a test breaks is put back afterwards.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,3 +131,46 @@ def test_contract_and_migration_checks_fail_for_real(
     assert "add column sample_orders.currency VARCHAR(3) (in the models only)" in output
     assert "the downgrade of 0002 (v0002_newsletter.py) does not undo its upgrade" in output
     assert "sample_users: column display_name VARCHAR(50) NULL is gone" in output
+
+
+PROBE_PLUGIN = """
+import json, os, sys
+
+def pytest_unconfigure(config):
+    with open(os.environ["HYPOTHESIS_PROBE"], "w") as probe:
+        json.dump({"imported": "hypothesis" in sys.modules}, probe)
+"""
+
+
+def test_hypothesis_costs_nothing_where_no_test_uses_it(
+    samples: Path, suite_python: Path, native_urls: dict[str, str], tmp_path: Path
+) -> None:
+    # Hypothesis' pytest plugin imports all of Hypothesis in its terminal summary;
+    # the suite switches it off for runs that never used Hypothesis, and only then.
+    (tmp_path / "hypothesis_probe.py").write_text(PROBE_PLUGIN)
+    probe = tmp_path / "probe.json"
+    env = clean_environment(
+        IT_POSTGRES_URL=native_urls["IT_POSTGRES_URL"],
+        IT_MYSQL_URL=native_urls["IT_MYSQL_URL"],
+        PYTHONPATH=str(tmp_path),
+        HYPOTHESIS_PROBE=str(probe),
+    )
+    project, command = samples.parents[2], [str(suite_python), "-m", "pytest"]
+    repository_test = f"{SAMPLES}/test_user_repository.py::test_added_user_can_be_read_back"
+
+    plain = run_suite(project, command, "-p", "hypothesis_probe", env=env, paths=(repository_test,))
+    plain.assert_all_passed(at_least=2)
+    assert json.loads(probe.read_text()) == {"imported": False}
+
+    contract = run_suite(
+        project,
+        command,
+        "-p",
+        "hypothesis_probe",
+        "--hypothesis-show-statistics",
+        env=env,
+        paths=(f"{SAMPLES}/api/test_api_contract.py",),
+    )
+    contract.assert_all_passed(at_least=6)
+    assert json.loads(probe.read_text()) == {"imported": True}
+    assert "Hypothesis Statistics" in contract.output

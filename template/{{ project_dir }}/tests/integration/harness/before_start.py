@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ _MARKER_LINE = re.compile(
     r"^(<<<<<<< before updating|>>>>>>> after updating)$", re.MULTILINE
 )
 _TEXT_SUFFIXES = frozenset({".py", ".yml", ".yaml", ".ini", ".txt", ".md", ".toml"})
+_NOT_SCANNED = frozenset({"__pycache__", "node_modules"})
 
 
 def is_our_run(config: Any) -> bool:
@@ -30,14 +32,28 @@ def is_our_run(config: Any) -> bool:
 
 def conflicted_files() -> list[Path]:
     """Files `copier update` left with conflict markers, and its .rej files."""
-    found = sorted(SUITE_DIR.rglob("*.rej"))
+    files = _suite_files()
+    found = [path for path in files if path.suffix == ".rej"]
     found += [
         path
-        for path in sorted(SUITE_DIR.rglob("*"))
+        for path in files
         if path.suffix in _TEXT_SUFFIXES
-        and path.is_file()
         and _MARKER_LINE.search(path.read_text(errors="replace"))
     ]
+    return found
+
+
+def _suite_files() -> list[Path]:
+    """The suite's files, without caches and hidden folders (.pytest_cache,
+    .hypothesis, __pycache__): copier writes none there, and they grow."""
+    found = []
+    for root, folders, names in os.walk(SUITE_DIR):
+        folders[:] = sorted(
+            name
+            for name in folders
+            if not name.startswith(".") and name not in _NOT_SCANNED
+        )
+        found += [Path(root, name) for name in sorted(names)]
     return found
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import sys
 import threading
 import time
 import warnings
@@ -281,6 +282,7 @@ class IntegrationPlugin:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, exitstatus: int) -> None:
         # trylast: session-scoped fixtures (per-worker databases) are torn down first.
+        _skip_idle_hypothesis_summary(self.config)
         if self.run.is_owner:
             interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
             if self._early_start is not None:
@@ -288,6 +290,10 @@ class IntegrationPlugin:
             if not interrupted:
                 _remember_selection(self.config, self.tests_per_service)
             release_services(self.run, self.settings, interrupted=interrupted)
+            # An early start still under way may yet create a container.
+            starting = self._early_start is not None and self._early_start.is_alive()
+            if not interrupted and not starting:
+                self.run.mark_released()
 
     def pytest_terminal_summary(
         self, terminalreporter: pytest.TerminalReporter
@@ -316,6 +322,33 @@ def _unavailable_service(report: pytest.TestReport) -> str | None:
         if key == _UNAVAILABLE:
             return str(value)
     return None
+
+
+# Hypothesis' pytest plugin (installed with Schemathesis) imports all of Hypothesis
+# in its terminal summary, in every run, to look for what only a run that imported
+# Hypothesis can have left: 0.1-0.2 s at the end of each run of tests that never
+# used it. The plugin stays for runs that did (the contract tests).
+_HYPOTHESIS_PLUGIN = "hypothesispytest"
+_HYPOTHESIS_REPORT_KEYS = ("_hypothesis_failing_examples", "_hypothesis_stats")
+
+
+def _skip_idle_hypothesis_summary(config: pytest.Config) -> None:
+    """Unregister Hypothesis' plugin before the summary when it has nothing to say:
+    Hypothesis never imported here, and no (xdist worker's) report from it."""
+    plugin = config.pluginmanager.get_plugin(_HYPOTHESIS_PLUGIN)
+    if plugin is None or "hypothesis" in sys.modules:
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    reports = getattr(reporter, "stats", {}).values()
+    if any(
+        key in vars(report)
+        for listed in reports
+        for report in listed
+        if hasattr(report, "__dict__")
+        for key in _HYPOTHESIS_REPORT_KEYS
+    ):
+        return
+    config.pluginmanager.unregister(plugin)
 
 
 _LAST_COMMAND = "integration/last-command"

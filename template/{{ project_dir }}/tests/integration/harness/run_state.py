@@ -24,7 +24,7 @@ import pytest
 from filelock import FileLock
 
 from .endpoints import ServiceEndpoint
-from .janitor import process_alive, start_janitor
+from .janitor import process_alive, released_marker, start_janitor
 
 
 def _user_id() -> str:
@@ -116,6 +116,15 @@ class RunState:
         if not marker.exists():
             start_janitor(self.directory)
             marker.touch()
+
+    def mark_released(self) -> None:
+        """Owner, after a clean-up that removed all the run started: the janitor
+        (if any) has nothing to do. Not after a failed step or a lost service."""
+        if not (self.directory / "janitor.started").exists():
+            return
+        if any(self.directory.glob("lost-*.txt")) or self.remembered("unclean"):
+            return
+        released_marker(self.directory).touch()
 
     def mark_lost(self, service: str, detail: str) -> bool:
         """Record that `service` stopped answering; True for the first to say so."""

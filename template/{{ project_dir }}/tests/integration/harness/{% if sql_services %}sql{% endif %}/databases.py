@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import re
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Engine,
     MetaData,
     Table,
     inspect,
@@ -132,6 +134,12 @@ def worker_database(
     empty database does, so without --it-keep metadata is built where it is used.
     """
     name = run_database_name(run, run.worker)
+    if not keep and isinstance(schema, MetadataSchema):
+        # The run's own name: nothing to reuse, so no fingerprint to compute.
+        server.recreate(name)
+        with server.setup_engine(name) as engine:
+            schema.build(engine)
+            return describe_worker_database(server, name, None, "", engine=engine)
     fingerprint = schema.fingerprint(server.url.get_dialect()())
     kept = kept_database_name(fingerprint, run.worker) if keep else ""
     if kept and server.dialect.claim_database(server, kept, name):
@@ -140,16 +148,6 @@ def worker_database(
             server, name, kept_template_name(fingerprint), kept
         )
     server.drop(name)
-    if not keep and isinstance(schema, MetadataSchema):
-        server.create(name)
-        engine = server.engine_for(name, pooled=False)
-        try:
-            with engine.connect() as connection:
-                server.check_connected(connection, name)
-            schema.build(engine)
-        finally:
-            engine.dispose()
-        return describe_worker_database(server, name, None, kept)
     template = ensure_template(server, schema, run, keep=keep)
     server.clone(template, name)
     return describe_worker_database(server, name, template, kept)
@@ -176,18 +174,22 @@ def release_worker_database(server: DatabaseServer, database: WorkerDatabase) ->
 
 
 def describe_worker_database(
-    server: DatabaseServer, name: str, template: str | None, kept: str
+    server: DatabaseServer,
+    name: str,
+    template: str | None,
+    kept: str,
+    *,
+    engine: Engine | None = None,
 ) -> WorkerDatabase:
+    """What the database holds now; through `engine` when the caller has one open."""
     database = WorkerDatabase(name=name, template=template, kept_name=kept)
-    engine = server.engine_for(name, pooled=False)
-    try:
+    with ExitStack() as stack:
+        if engine is None:
+            engine = stack.enter_context(server.setup_engine(name))
         with engine.connect() as connection:
-            server.check_connected(connection, name)
             database.tables = user_tables(connection, server.dialect)
             database.baseline = row_counts(connection, database.tables)
             database.seed = seed_rows(connection, database.baseline)
-    finally:
-        engine.dispose()
     return database
 
 

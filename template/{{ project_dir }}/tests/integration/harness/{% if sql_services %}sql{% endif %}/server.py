@@ -100,6 +100,29 @@ class DatabaseServer:
         with self.admin() as admin:
             self.dialect.create_database(admin, name)
 
+    def recreate(self, name: str) -> None:
+        """`name` new and empty, over one admin connection: dropped first in case an
+        earlier attempt of this worker (an xdist restart) left it."""
+        ensure_test_database_name(name)
+        with self.admin() as admin:
+            self.dialect.drop_database(admin, name, force=True)
+            self.dialect.create_database(admin, name)
+
+    @contextmanager
+    def setup_engine(self, database: str) -> Iterator[Engine]:
+        """An Engine for setting up `database`, checked to be connected to it.
+
+        One pooled connection, reused by every setup step (a new one costs a round
+        trip and authentication), closed when setup is done.
+        """
+        engine = self.engine_for(database)
+        try:
+            with engine.connect() as connection:
+                self.check_connected(connection, database)
+            yield engine
+        finally:
+            engine.dispose()
+
     def clone(self, template: str, name: str) -> None:
         """A new database `name` with the schema and rows of `template`."""
         ensure_test_database_name(name)
