@@ -67,6 +67,45 @@ def test_kept_services_are_reused_by_the_next_run(
     assert census.count()[image] == 1  # and the reused one was not stopped
 
 
+def imported_modules(output: str) -> set[str]:
+    """What the pytest process imported, from PYTHONPROFILEIMPORTTIME's lines."""
+    return {
+        line.rsplit("|", 1)[-1].strip()
+        for line in output.splitlines()
+        if line.startswith("import time:")
+    }
+
+
+@pytest.mark.usefixtures("remove_kept")
+def test_a_recorded_kept_container_is_found_without_the_docker_sdk(
+    project: Path, suite_python: Path, images: dict[str, str]
+) -> None:
+    pytest_command = [str(suite_python), "-m", "pytest"]
+    env = clean_environment(IT_PROVIDER="testcontainers", PYTHONPROFILEIMPORTTIME="1", **images)
+
+    first = run_suite(project, pytest_command, "-m", "postgres", env={**env, "IT_KEEP": "1"})
+    first.assert_all_passed(at_least=15)
+    assert "docker" in imported_modules(first.output)  # it started the container
+
+    second = run_suite(project, pytest_command, "-m", "postgres", env=env)
+    second.assert_all_passed(at_least=15)
+    assert "reused" in second.output
+    assert "docker" not in imported_modules(second.output)
+
+    # Removed behind the suite's back (docker rm, doctor.py stop): the record is stale,
+    # and the next run starts a container as if there were none.
+    client = docker.from_env()
+    for container in client.containers.list(
+        all=True, filters={"label": "io.github.copier-integration-tests.project=shop"}
+    ):
+        container.remove(force=True, v=True)
+    with ContainerCensus([images["IT_POSTGRES_IMAGE"]]) as census:
+        third = run_suite(project, pytest_command, "-m", "postgres", env=env)
+    third.assert_all_passed(at_least=15)
+    assert census.peak[images["IT_POSTGRES_IMAGE"]] == 1
+    assert "docker" in imported_modules(third.output)
+
+
 @pytest.mark.parametrize("provider", ["testcontainers", "compose"])
 def test_failing_test_and_a_service_that_cannot_start_leave_nothing(
     project: Path, suite_python: Path, images: dict[str, str], provider: str

@@ -23,6 +23,7 @@ from ..errors import Cause, ServiceNotReadyError
 from ..janitor import LABEL
 from ..run_state import checkout_id, run_is_alive
 from ..service_spec import ServiceSpec
+from . import kept_record
 from .base import Provider
 
 if TYPE_CHECKING:
@@ -38,6 +39,16 @@ class ContainersProvider(Provider):
     name = "testcontainers"
 
     def provide(self, specs: Sequence[ServiceSpec]) -> dict[str, ServiceEndpoint]:
+        recorded = [self._recorded_kept_endpoint(spec) for spec in specs]
+        found = {endpoint.service: endpoint for endpoint in recorded if endpoint}
+        rest = [spec for spec in specs if spec.name not in found]
+        if rest:
+            found.update(self._provide_with_sdk(rest))
+        return found
+
+    def _provide_with_sdk(
+        self, specs: Sequence[ServiceSpec]
+    ) -> dict[str, ServiceEndpoint]:
         problem = docker_problem()
         if problem:
             return {
@@ -58,6 +69,11 @@ class ContainersProvider(Provider):
         return {endpoint.service: endpoint for endpoint in endpoints}
 
     def release(self) -> None:
+        mine = [
+            e for e in self.run.read_endpoints().values() if e.provider == self.name
+        ]
+        if mine and all(endpoint.reused for endpoint in mine):
+            return  # the run started nothing: no need to load the Docker SDK to look
         if docker_problem():
             return
         for container in self._containers({"run": self.run.run_id}):
@@ -107,6 +123,10 @@ class ContainersProvider(Provider):
             # The container's own check passed; one round trip from here proves the
             # published port works too.
             self.wait_ready(spec, url, timeout=self.settings.startup_timeout)
+            if self.settings.keep_services:
+                kept_record.remember(
+                    spec.name, container.get_wrapped_container().id, url
+                )
         except Exception as exc:  # noqa: BLE001 - reported with the container's log tail
             logs = _log_tail(container)
             with contextlib.suppress(Exception):
@@ -130,18 +150,30 @@ class ContainersProvider(Provider):
             started_by_suite=True,
         )
 
+    def _recorded_kept_endpoint(self, spec: ServiceSpec) -> ServiceEndpoint | None:
+        """The kept container recorded by an earlier run, checked without the SDK
+        (kept_record.py), if it answers."""
+        labels = {f"{LABEL}.{key}": value for key, value in _kept_labels(spec).items()}
+        url = kept_record.recorded_url(spec.name, labels)
+        if not url:
+            return None
+        try:
+            spec.probe(url, self.settings.connect_timeout)
+        except Exception:  # noqa: BLE001 - not answering: the SDK path decides
+            return None
+        return ServiceEndpoint(
+            service=spec.name,
+            provider=self.name,
+            url=url,
+            started_by_suite=True,
+            reused=True,
+        )
+
     def _kept_endpoint(
         self, client: DockerClient, spec: ServiceSpec
     ) -> ServiceEndpoint | None:
         """A container an earlier run left running with --it-keep, if it answers."""
-        for container in self._containers(
-            {
-                "project": answers.PROJECT_NAME,
-                "checkout": checkout_id(),
-                "service": spec.name,
-                "keep": "true",
-            }
-        ):
+        for container in self._containers(_kept_labels(spec)):
             if container.status != "running":
                 continue
             host, port = _reachable_address(client, container.id, spec.port)
@@ -150,6 +182,7 @@ class ContainersProvider(Provider):
                 spec.probe(url, self.settings.connect_timeout)
             except Exception:  # noqa: BLE001, S112 - a kept container that does not answer is skipped
                 continue
+            kept_record.remember(spec.name, container.id, url)
             return ServiceEndpoint(
                 service=spec.name,
                 provider=self.name,
@@ -185,6 +218,16 @@ class ContainersProvider(Provider):
             run_id = container.labels.get(f"{LABEL}.run", "")
             if run_id != self.run.run_id and not run_is_alive(run_id):
                 _remove(container)
+
+
+def _kept_labels(spec: ServiceSpec) -> dict[str, str]:
+    """What marks a container kept (--it-keep) for `spec` by this checkout."""
+    return {
+        "project": answers.PROJECT_NAME,
+        "checkout": checkout_id(),
+        "service": spec.name,
+        "keep": "true",
+    }
 
 
 def _ensure_image(client: DockerClient, image: str) -> None:
