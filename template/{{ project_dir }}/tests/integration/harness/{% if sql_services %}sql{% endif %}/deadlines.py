@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 # The server's own timeout should speak first, with the clearer message.
 _GRACE_SECONDS = 5.0
 _TICK_SECONDS = 0.25
-# Long enough for the failing call to return before KeyboardInterrupt is raised.
-_INTERRUPT_DELAY_SECONDS = 0.05
+# The KeyboardInterrupt that follows Ctrl-C during a call waits for pytest to report
+# the failed call (raise_pending_interrupt); without a report, it comes after this.
+_INTERRUPT_FALLBACK_SECONDS = 1.0
 
 
 class _Watchdog:
@@ -96,13 +97,51 @@ def _interrupted(signum: int, frame: Any) -> None:
     psycopg answers a KeyboardInterrupt inside a query by asking the server to cancel
     it, over a new connection, for up to 5 s, and then waits 5 s more: 10 s against a
     frozen server. Shutting the waiting sockets first makes the call fail at once
-    (a disconnect, which SQLAlchemy invalidates); the KeyboardInterrupt follows a
-    moment later, as if Ctrl-C had come just after.
+    (a disconnect, which SQLAlchemy invalidates); the KeyboardInterrupt follows once
+    pytest has reported that failure, as if Ctrl-C had come just after.
     """
     in_flight = _WATCHDOG.expire_all()
     if not in_flight:
         signal.default_int_handler(signum, frame)
-    threading.Timer(_INTERRUPT_DELAY_SECONDS, _thread.interrupt_main).start()
+    _PENDING_INTERRUPT.set()
+    threading.Timer(_INTERRUPT_FALLBACK_SECONDS, _interrupt_if_pending).start()
+
+
+class _PendingInterrupt:
+    """Ctrl-C that came during a call, to be raised once at a safe moment.
+
+    Not from a timer at any moment: a KeyboardInterrupt raised while pytest formats the
+    failed call's traceback (ast.parse) crashes CPython 3.11's AST builder
+    ("recursion depth mismatch", an INTERNALERROR that skips the run's clean-up), and
+    one raised in a garbage-collection callback is swallowed.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending = False
+
+    def set(self) -> None:
+        with self._lock:
+            self._pending = True
+
+    def take(self) -> bool:
+        with self._lock:
+            pending, self._pending = self._pending, False
+        return pending
+
+
+_PENDING_INTERRUPT = _PendingInterrupt()
+
+
+def raise_pending_interrupt() -> None:
+    """Raise the KeyboardInterrupt of a Ctrl-C that came during a call, if any."""
+    if _PENDING_INTERRUPT.take():
+        raise KeyboardInterrupt
+
+
+def _interrupt_if_pending() -> None:
+    if _PENDING_INTERRUPT.take():
+        _thread.interrupt_main()
 
 
 def _install_interrupt_handler() -> None:

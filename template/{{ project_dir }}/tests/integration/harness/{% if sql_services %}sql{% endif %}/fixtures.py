@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..catalog import SQL_SERVICES
 from ..plugin import integration_plugin
+from .deadlines import raise_pending_interrupt
 from .isolation import IsolatedDatabase, IsolationChoice, SqlTarget, isolated
 
 # PostgreSQL: relation "x" does not exist; MySQL: Table 'db.x' doesn't exist.
@@ -118,6 +119,13 @@ def db_session(isolated_database: IsolatedDatabase) -> Iterator[Session]:
 def db_engine(isolated_database: IsolatedDatabase) -> Engine:
     """An Engine for code that opens its own connections; see IsolatedDatabase."""
     return isolated_database.engine
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_logreport() -> None:
+    """Ctrl-C during a SQL call failed the call at once; the run stops here, once
+    that failure is reported (deadlines.py)."""
+    raise_pending_interrupt()
 
 
 @pytest.hookimpl(wrapper=True)
