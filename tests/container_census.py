@@ -19,6 +19,7 @@ class ContainerCensus:
         self._client = docker.from_env()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._networks_before: set[str] = set()
 
     def count(self) -> Counter[str]:
         """Containers per watched image right now, running or not."""
@@ -35,6 +36,7 @@ class ContainerCensus:
                 self.peak[image] = max(self.peak[image], count)
 
     def __enter__(self) -> ContainerCensus:
+        self._networks_before = set(self._network_names())
         self._thread.start()
         return self
 
@@ -47,6 +49,14 @@ class ContainerCensus:
         self._stop.set()
         self._thread.join(timeout=10)
 
-    def networks(self, name_part: str) -> list[str]:
-        names = (network.name or "" for network in self._client.networks.list())
-        return [name for name in names if name_part in name]
+    def new_networks(self, name_part: str) -> list[str]:
+        """Networks named with `name_part` that did not exist when the census began.
+
+        Only new ones: a network an earlier, killed run left on this engine is not
+        the watched run's doing.
+        """
+        names = self._network_names()
+        return [n for n in names if name_part in n and n not in self._networks_before]
+
+    def _network_names(self) -> list[str]:
+        return [network.name or "" for network in self._client.networks.list()]

@@ -35,7 +35,7 @@ def test_one_container_per_service_during_the_run_and_none_after(
     assert f"postgres  {provider}" in result.output
     assert census.peak[image] == 1
     assert census.count()[image] == 0
-    assert census.networks("it-shop-") == []
+    assert census.new_networks("it-shop-") == []
 
 
 def test_the_same_command_again_starts_its_services_before_collection(

@@ -97,7 +97,7 @@ def test_ctrl_c_ends_the_run_and_leaves_nothing(
         assert result.seconds_to_exit < EXIT_SECONDS, (result.seconds_to_exit, result.output)
         wait_for(lambda: not our_containers(), GONE_SECONDS, f"removal:\n{result.output}")
         wait_for(lambda: not janitors(), GONE_SECONDS, "the janitor to finish")
-    assert census.networks(f"it-{PROJECT}-") == []
+    assert census.new_networks(f"it-{PROJECT}-") == []
     assert set(run_state_folders(PROJECT)) <= folders
     assert postgres_databases(native_urls["IT_POSTGRES_URL"], f"test_{PROJECT}_") == set()
 
