@@ -79,6 +79,13 @@ def pytest_runtest_logreport(report):
 
 def pytest_sessionfinish(session):
     _marks["sessionfinish"] = time.time()
+    # When each service answered (the harness's endpoints; older trees lack it).
+    harness = session.config.pluginmanager.get_plugin("integration-services")
+    if harness is not None and getattr(harness.run, "is_owner", False):
+        for name, endpoint in harness.run.read_endpoints().items():
+            ready_at = getattr(endpoint, "ready_at", None)
+            if ready_at and endpoint.usable and not endpoint.reused:
+                _marks[f"ready:{name}"] = ready_at
 
 
 def pytest_unconfigure(config):

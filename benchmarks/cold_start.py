@@ -8,7 +8,11 @@ kept, -n 0 and -n 2. For each run: every service's readiness as the run summary
 reports it (container start to a real round trip, all services started at once),
 the slowest of them, and the time from spawning pytest to the first test result the
 pytest process reports (the benchmark's own clock). The bar (issue 16, 3): first
-result <= slowest readiness + 0.5 s.
+result <= slowest readiness + 0.5 s. Read that way it also counts pytest's own
+start-up and collection, before any service can start; the issue's own complaint
+("the first test comes 0.4-1 s after the slowest service is ready") is about a
+moment, so a second column gives how long after the slowest service answered (the
+time the harness noted it, `ready_at`) the first result came.
 
 Then where the time goes between the two: the phases of the run (a timeline plugin
 in the controller and in every xdist worker; the first worker's marks under -n 2).
@@ -27,6 +31,7 @@ took (its fixtures: the worker's database; its call).
 from __future__ import annotations
 
 import argparse
+import math
 import tempfile
 from pathlib import Path
 
@@ -117,6 +122,13 @@ def passed(result: Result) -> None:
         raise RuntimeError(f"the suite did not pass:\n{result.output[-4000:]}")
 
 
+def verdict(seconds: float) -> str:
+    """Against the bar; "-" where the tree under test does not say when services answered."""
+    if math.isnan(seconds):
+        return "-"
+    return "ok" if seconds <= GAP_BAR else "over"
+
+
 def readiness_table(results: dict[str, list[Result]], *, worker_marks: bool = False) -> str:
     w = "w:" if worker_marks else ""  # under xdist: the first worker's marks
     rows = []
@@ -136,6 +148,16 @@ def readiness_table(results: dict[str, list[Result]], *, worker_marks: bool = Fa
             if "first_result" in r.marks and s.ready
         ]
         gap = bench.median(gaps)
+        # The issue's own measure: how long after the slowest service answered (a
+        # moment, not a duration) the first result came.
+        after_ready = bench.median(
+            [
+                r.marks["first_result"] - max(ready_marks)
+                for r in runs
+                if "first_result" in r.marks
+                and (ready_marks := [v for k, v in r.marks.items() if k.startswith("ready:")])
+            ]
+        )
         reported = bench.median([s.first_test for s in summaries if s.first_test is not None])
         # Collection over, the services still starting; then the first test itself.
         waited = bench.phase_median(runs, f"{w}collected", f"{w}testloop")
@@ -149,6 +171,8 @@ def readiness_table(results: dict[str, list[Result]], *, worker_marks: bool = Fa
                 reported,
                 gap,
                 "ok" if gap <= GAP_BAR else "over",
+                after_ready,
+                verdict(after_ready),
                 waited,
                 after,
             ]
@@ -156,7 +180,16 @@ def readiness_table(results: dict[str, list[Result]], *, worker_marks: bool = Fa
     header = ["suite", *(f"{s} ready s" for s in SERVICES), "slowest s", "first result s"]
     extra = ["waited after collection s", "first test after both s"]
     return bench.markdown_table(
-        [*header, "summary: first test s", "gap s", f"bar +{GAP_BAR}", *extra], rows
+        [
+            *header,
+            "summary: first test s",
+            "gap s",
+            f"bar +{GAP_BAR}",
+            "first result after the slowest answered s",
+            f"bar +{GAP_BAR}",
+            *extra,
+        ],
+        rows,
     )
 
 

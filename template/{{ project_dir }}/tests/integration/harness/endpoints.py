@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -15,6 +16,8 @@ class ServiceEndpoint:
     provider: str = ""
     url: str = ""
     ready_seconds: float = 0.0
+    # Wall-clock time this was found out: for a usable service, when it answered.
+    ready_at: float = field(default_factory=time.time)
     # True when this suite started the server: only then is it disposable although
     # its host is not a loopback address (containers behind a bridge gateway).
     started_by_suite: bool = False
