@@ -134,8 +134,9 @@ def test_ctrl_c_stops_embedded_servers_and_removes_their_data(
     assert result.returncode != 0, result.output
     assert "KeyboardInterrupt" in result.output, result.output
     # The servers are stopped by the run, or right after it by its janitor.
-    wait_for(lambda: server_processes() <= before_interrupt, 30, "the servers to stop")
-    wait_for(lambda: not embedded_directories(), 30, "their folders to go")
+    output = result.output[-4000:]
+    wait_for(lambda: server_processes() <= before_interrupt, 30, f"the servers to stop:\n{output}")
+    wait_for(lambda: not embedded_directories(), 30, f"their folders to go:\n{output}")
 
 
 @pytest.mark.usefixtures("leaves_nothing")

@@ -50,7 +50,8 @@ def our_containers() -> list[str]:
 
 
 def janitors() -> list[str]:
-    listed = subprocess.run(["ps", "-eo", "args="], capture_output=True, text=True).stdout
+    # -ww: without a terminal, ps cuts each line at 80 columns, before the script.
+    listed = subprocess.run(["ps", "-ww", "-eo", "args="], capture_output=True, text=True).stdout
     return [
         line for line in listed.splitlines() if "harness/janitor.py" in line and PROJECT in line
     ]

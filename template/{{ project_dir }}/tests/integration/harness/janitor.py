@@ -6,7 +6,8 @@ The run starts it, detached in a session of its own (Ctrl-C in the terminal does
 reach it), before it starts any container or server. It waits until the run's owner
 process has exited, by any means: a normal end, Ctrl-C pressed once or twice, kill
 -9, a CI job cancelled. Then it removes what is still there: containers labelled
-with the run id (unless kept), the run's compose project, embedded servers.
+with the run id (unless kept), the run's compose project, embedded servers; and the
+run's state folder, if the owner finished (one that died leaves it to the sweep).
 
 testcontainers' reaper (Ryuk) does the same for containers, but it is itself a
 container image that must be pulled, and it knows nothing of compose projects or
@@ -24,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,13 @@ _STOP_WAIT_SECONDS = 10.0
 # Beside the state folder (which the run removes as it ends): the owner released
 # everything it started, so there is nothing to remove and no Docker client to load.
 RELEASED_SUFFIX = ".released"
+# What the run's state folder lists for us: embedded servers' folders, its compose
+# projects, and which providers it used.
+_RECORDS = ("embedded.txt", "compose-projects.txt", "providers.txt")
+CONTAINER_PROVIDERS = frozenset({"testcontainers", "compose"})
+# In the state folder: the owner ended and handed what it started over to the
+# janitor, which removes the folder once that is gone (see RunState.finish).
+FINISHED_MARK = "finished"
 # A pid file missing or half written. (A named tuple: `ruff format` for Python 3.14
 # would drop the parentheses of a literal one, PEP 758.)
 _UNREADABLE = (OSError, ValueError)
@@ -104,25 +113,39 @@ def remove_run_containers(run_id: str, compose_projects: list[str]) -> None:
         import docker  # type: ignore[import-untyped, unused-ignore]
     except ImportError:
         return
-    client = docker.from_env(timeout=30)
     try:
-        labelled = client.containers.list(
-            all=True, filters={"label": f"{LABEL}.run={run_id}"}
-        )
-        for container in labelled:
-            if container.labels.get(f"{LABEL}.keep") != "true":
-                _quietly(container.remove, force=True, v=True)
-        for project in compose_projects:
-            for container in client.containers.list(
-                all=True, filters={"label": f"{COMPOSE_PROJECT_LABEL}={project}"}
-            ):
-                _quietly(container.remove, force=True, v=True)
-            for network in client.networks.list(
-                filters={"label": f"{COMPOSE_PROJECT_LABEL}={project}"}
-            ):
-                _quietly(network.remove)
+        client = docker.from_env(timeout=30)
+    except docker.errors.DockerException:
+        return  # no engine answers here (DOCKER_HOST): nothing we could reach
+    try:
+        _remove_containers(client, run_id, compose_projects)
+    except docker.errors.DockerException:
+        return  # the engine went away meanwhile; so did what it ran for us
     finally:
         client.close()
+
+
+def _remove_containers(client: Any, run_id: str, compose_projects: list[str]) -> None:
+    labelled = client.containers.list(
+        all=True, filters={"label": f"{LABEL}.run={run_id}"}
+    )
+    for container in labelled:
+        if container.labels.get(f"{LABEL}.keep") != "true":
+            _quietly(container.remove, force=True, v=True)
+    for project in compose_projects:
+        for container in client.containers.list(
+            all=True, filters={"label": f"{COMPOSE_PROJECT_LABEL}={project}"}
+        ):
+            _quietly(container.remove, force=True, v=True)
+        for network in client.networks.list(
+            filters={"label": f"{COMPOSE_PROJECT_LABEL}={project}"}
+        ):
+            _quietly(network.remove)
+
+
+def _started_containers(providers: Iterable[str]) -> bool:
+    """Whether the run's providers run containers (else Docker is left alone)."""
+    return not CONTAINER_PROVIDERS.isdisjoint(providers)
 
 
 def _quietly(action: Any, **kwargs: Any) -> None:
@@ -141,7 +164,8 @@ def clean_up_after(state_dir: Path) -> None:
     projects = [p for p in _lines(state_dir / "compose-projects.txt") if run_id in p]
     for directory in _lines(state_dir / "embedded.txt"):
         stop_server(Path(directory))
-    remove_run_containers(run_id, projects)
+    if _started_containers(_lines(state_dir / "providers.txt")):
+        remove_run_containers(run_id, projects)
 
 
 def released_marker(state_dir: Path) -> Path:
@@ -161,31 +185,53 @@ def released_by_owner(state_dir: Path) -> bool:
     return True
 
 
+class _Records:
+    """What the state folder lists for the janitor, gathered over several reads."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self._seen: dict[str, dict[str, None]] = {name: {} for name in _RECORDS}
+
+    def read(self) -> None:
+        for name, seen in self._seen.items():
+            seen.update(dict.fromkeys(_lines(self.state_dir / name)))
+
+    def lines(self, name: str) -> list[str]:
+        return list(self._seen[name])
+
+
 def main(state_dir: Path) -> int:
     try:
         owner = int((state_dir / "owner.pid").read_text())
     except _UNREADABLE:
         return 0
-    # Read the records while waiting: a run that ends removes its state folder, and
-    # after an interrupt it leaves its containers and servers to us.
-    embedded: dict[str, None] = {}
-    projects: dict[str, None] = {}
+    # Read the records while waiting as well: should a later run's sweep take the
+    # folder of a dead owner before we read it at the end, what we saw still counts.
+    records = _Records(state_dir)
     while process_alive(owner):
-        embedded |= dict.fromkeys(_lines(state_dir / "embedded.txt"))
-        projects |= dict.fromkeys(_lines(state_dir / "compose-projects.txt"))
+        records.read()
         time.sleep(_POLL_SECONDS)
     if released_by_owner(state_dir):
         return 0
-    embedded |= dict.fromkeys(_lines(state_dir / "embedded.txt"))
-    projects |= dict.fromkeys(_lines(state_dir / "compose-projects.txt"))
-    run_projects = [project for project in projects if state_dir.name in project]
+    records.read()
+    _remove_what_is_left(state_dir.name, records)
+    # Only after an owner that finished: one that died leaves the folder to the next
+    # run's sweep, which also needs it for what the run made on shared servers.
+    if (state_dir / FINISHED_MARK).exists():
+        shutil.rmtree(state_dir, ignore_errors=True)
+    return 0
+
+
+def _remove_what_is_left(run_id: str, records: _Records) -> None:
+    run_projects = [p for p in records.lines("compose-projects.txt") if run_id in p]
+    containers = _started_containers(records.lines("providers.txt"))
     for attempt in range(2):
         if attempt:
             time.sleep(_IN_FLIGHT_SECONDS)
-        for directory in embedded:
+        for directory in records.lines("embedded.txt"):
             stop_server(Path(directory))
-        remove_run_containers(state_dir.name, run_projects)
-    return 0
+        if containers:
+            remove_run_containers(run_id, run_projects)
 
 
 if __name__ == "__main__":

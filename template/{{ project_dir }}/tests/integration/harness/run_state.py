@@ -24,7 +24,7 @@ import pytest
 from filelock import FileLock
 
 from .endpoints import ServiceEndpoint
-from .janitor import process_alive, released_marker, start_janitor
+from .janitor import FINISHED_MARK, process_alive, released_marker, start_janitor
 
 
 def _user_id() -> str:
@@ -165,6 +165,10 @@ class RunState:
         """Write this worker's value of `kind` (test counts, first-test time, ...)."""
         self._write_json(f"{kind}-{self.worker}.json", value)
 
+    def recorded(self, kind: str, default: Any) -> Any:
+        """This worker's value of `kind`, as `record` last wrote it."""
+        return self._read_json(f"{kind}-{self.worker}.json", default)
+
     def collect(self, kind: str) -> list[Any]:
         """Every worker's value of `kind`."""
         return [
@@ -189,8 +193,16 @@ class RunState:
 
         Kept when a service was lost or a clean-up step failed: a later run then
         sweeps what this one could not (sweep.py), and owner.pid says it is over.
+        Kept, too, while the janitor has containers or servers of the run to remove
+        (after Ctrl-C): it reads which from here once this process is gone, then
+        removes the folder. Removed now, a server started a moment before the end
+        would be missing from what it read while waiting, and would run on.
         """
         if any(self.directory.glob("lost-*.txt")) or self.remembered("unclean"):
+            return
+        janitor_started = (self.directory / "janitor.started").exists()
+        if janitor_started and not released_marker(self.directory).exists():
+            (self.directory / FINISHED_MARK).touch()
             return
         for path in sorted(self.directory.glob("*"), reverse=True):
             with contextlib.suppress(OSError):

@@ -45,7 +45,10 @@ def ensure_services(
                 new = start_services(missing, run, settings)
                 known.update(new)
                 run.write_endpoints(known)
-                run.record("startup", {"seconds": time.monotonic() - started})
+                # Fixtures that ask for services one at a time start them in turns.
+                earlier = run.recorded("startup", {}).get("seconds", 0.0)
+                seconds = earlier + time.monotonic() - started
+                run.record("startup", {"seconds": seconds})
                 for note in sweep_dead_runs(answers.PROJECT_NAME, new, settings):
                     run.remember("notes", note)
     except Timeout:
