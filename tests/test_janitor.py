@@ -73,6 +73,18 @@ def test_after_a_run_that_released_everything_the_janitor_does_nothing(
     assert not marker.exists()  # used up
 
 
+def test_a_run_over_before_its_janitor_started_leaves_no_marker(
+    ended_run: Path, tmp_path: Path
+) -> None:
+    # The owner released everything and removed its folder before the janitor read it.
+    marker = ended_run.with_name(ended_run.name + ".released")
+    marker.touch()
+    shutil.rmtree(ended_run)
+
+    assert run_janitor(ended_run, tmp_path) == []
+    assert not marker.exists()
+
+
 def test_after_a_run_that_did_not_release_the_janitor_cleans_up(
     ended_run: Path, tmp_path: Path
 ) -> None:

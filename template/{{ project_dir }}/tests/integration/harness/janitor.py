@@ -204,6 +204,9 @@ def main(state_dir: Path) -> int:
     try:
         owner = int((state_dir / "owner.pid").read_text())
     except _UNREADABLE:
+        # The run ended, released all and removed its folder before we got here:
+        # its marker is still ours to use up.
+        released_by_owner(state_dir)
         return 0
     # Read the records while waiting as well: should a later run's sweep take the
     # folder of a dead owner before we read it at the end, what we saw still counts.
