@@ -44,6 +44,21 @@ class Provider(ABC):
             fail_fast=fail_fast,
         )
 
+    def kept_if_answering(self, spec: ServiceSpec, url: str) -> ServiceEndpoint | None:
+        """The service an earlier --it-keep run left at `url`, if it answers now
+        (else None: the caller looks further or starts a new one)."""
+        try:
+            spec.probe(url, self.settings.connect_timeout)
+        except Exception:  # noqa: BLE001 - not answering is what we are finding out
+            return None
+        return ServiceEndpoint(
+            service=spec.name,
+            provider=self.name,
+            url=url,
+            started_by_suite=True,
+            reused=True,
+        )
+
     def failure(self, spec: ServiceSpec, cause: Cause, problem: str) -> ServiceEndpoint:
         """A provider that was asked for and failed is an error, never a silent skip.
 

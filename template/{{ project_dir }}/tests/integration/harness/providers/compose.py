@@ -172,16 +172,9 @@ class ComposeProvider(Provider):
             return None
         try:
             url = self._published_url(self.kept_project, spec)
-            spec.probe(url, self.settings.connect_timeout)
-        except Exception:  # noqa: BLE001 - not answering: start a fresh one instead
+        except RuntimeError:  # not published (any more): start a fresh one instead
             return None
-        return ServiceEndpoint(
-            service=spec.name,
-            provider=self.name,
-            url=url,
-            started_by_suite=True,
-            reused=True,
-        )
+        return self.kept_if_answering(spec, url)
 
     def _published_url(self, project: str, spec: ServiceSpec) -> str:
         result = self._compose(project, "port", spec.name, str(spec.port))

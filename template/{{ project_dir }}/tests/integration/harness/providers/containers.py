@@ -157,17 +157,7 @@ class ContainersProvider(Provider):
         url = kept_record.recorded_url(spec.name, labels)
         if not url:
             return None
-        try:
-            spec.probe(url, self.settings.connect_timeout)
-        except Exception:  # noqa: BLE001 - not answering: the SDK path decides
-            return None
-        return ServiceEndpoint(
-            service=spec.name,
-            provider=self.name,
-            url=url,
-            started_by_suite=True,
-            reused=True,
-        )
+        return self.kept_if_answering(spec, url)  # if not, the SDK path decides
 
     def _kept_endpoint(
         self, client: DockerClient, spec: ServiceSpec
@@ -177,19 +167,10 @@ class ContainersProvider(Provider):
             if container.status != "running":
                 continue
             host, port = _reachable_address(client, container.id, spec.port)
-            url = spec.url_for(host, port)
-            try:
-                spec.probe(url, self.settings.connect_timeout)
-            except Exception:  # noqa: BLE001, S112 - a kept container that does not answer is skipped
-                continue
-            kept_record.remember(spec.name, container.id, url)
-            return ServiceEndpoint(
-                service=spec.name,
-                provider=self.name,
-                url=url,
-                started_by_suite=True,
-                reused=True,
-            )
+            endpoint = self.kept_if_answering(spec, spec.url_for(host, port))
+            if endpoint is not None:
+                kept_record.remember(spec.name, container.id, endpoint.url)
+                return endpoint
         return None
 
     def _labels(self, spec: ServiceSpec) -> dict[str, str]:
