@@ -1,14 +1,65 @@
-"""Doing several slow things at once, without ever making Ctrl-C wait for them."""
+"""Doing several slow things at once, without ever making Ctrl-C wait for them.
+
+Every thread of the harness starts through `start_thread`: what it logs carries an
+exception's text, never its traceback (see `_without_tracebacks`).
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 _JOIN_POLL_SECONDS = 0.1
+THREAD_PREFIX = "integration-"
+_record_factory_installed = threading.Lock()
+
+
+def start_thread(
+    target: Callable[..., object], *args: object, name: str
+) -> threading.Thread:
+    """A started daemon thread of the harness: the interpreter never waits for it."""
+    _install_record_factory()
+    thread = threading.Thread(
+        target=target, args=args, name=THREAD_PREFIX + name, daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def _install_record_factory() -> None:
+    # acquire(blocking=False) succeeds once per process: the lock is never released.
+    if _record_factory_installed.acquire(blocking=False):
+        logging.setLogRecordFactory(_without_tracebacks(logging.getLogRecordFactory()))
+
+
+def _without_tracebacks(
+    make_record: Callable[..., logging.LogRecord],
+) -> Callable[..., logging.LogRecord]:
+    """Records made in the harness's threads keep the exception's text only.
+
+    Client libraries log what fails while a service starts (pika: every refused
+    connection, with its traceback), and pytest formats each record at once. CPython
+    3.11 formats a traceback with ast.parse, whose AST builder keeps its depth in
+    state shared by all threads: beside collection's own ast.parse (pytest's
+    assertion rewriting, Hypothesis) one of them fails with "SystemError: AST
+    constructor recursion depth mismatch" (python/cpython#106905), an error in
+    collection.
+    """
+
+    def record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        made = make_record(*args, **kwargs)
+        in_harness = threading.current_thread().name.startswith(THREAD_PREFIX)
+        if made.exc_info and in_harness:
+            error = made.exc_info[1]
+            made.exc_text = f"{type(error).__name__}: {error}" if error else None
+            made.exc_info = None
+        return made
+
+    return record
 
 
 def map_concurrently(
@@ -32,11 +83,8 @@ def map_concurrently(
             errors.append(exc)
 
     threads = [
-        threading.Thread(target=run, args=(i, item), daemon=True)
-        for i, item in enumerate(items)
+        start_thread(run, i, item, name=f"map-{i}") for i, item in enumerate(items)
     ]
-    for thread in threads:
-        thread.start()
     for thread in threads:
         while thread.is_alive():  # a timed join keeps Ctrl-C prompt
             thread.join(_JOIN_POLL_SECONDS)

@@ -30,6 +30,7 @@ from typing import Any, cast
 import pytest
 
 from .catalog import SPECS
+from .concurrency import start_thread
 from .endpoints import ServiceEndpoint
 from .errors import Cause
 from .markers import add_markers, services_used
@@ -91,10 +92,7 @@ class IntegrationPlugin:
                 "notes", f"started early, as this command did last: {listed}"
             )
 
-        self._early_start = threading.Thread(
-            target=start, name="integration-early-start", daemon=True
-        )
-        self._early_start.start()
+        self._early_start = start_thread(start, name="early-start")
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:

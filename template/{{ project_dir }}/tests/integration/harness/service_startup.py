@@ -15,7 +15,7 @@ from filelock import Timeout
 
 from . import answers
 from .catalog import SPECS
-from .concurrency import map_concurrently
+from .concurrency import map_concurrently, start_thread
 from .endpoints import ServiceEndpoint
 from .errors import IntegrationSetupError
 from .providers.selection import PROVIDER_CLASSES, assign_providers, make_provider
@@ -135,13 +135,9 @@ def _release_quickly(
     run sweeps what is left (sweep.py).
     """
     threads = [
-        threading.Thread(
-            target=_release_run, args=(run, settings, spec, endpoint), daemon=True
-        )
+        start_thread(_release_run, run, settings, spec, endpoint, name="release")
         for spec, endpoint in to_clean
     ]
-    for thread in threads:
-        thread.start()
     deadline = time.monotonic() + _INTERRUPTED_TIMEOUT_SECONDS
     for (spec, _), thread in zip(to_clean, threads, strict=True):
         thread.join(max(0.0, deadline - time.monotonic()))

@@ -1,11 +1,14 @@
-"""How to start, reach and probe MySQL (or MariaDB: the same protocol and drivers)."""
+"""How to start, reach and probe MySQL (or MariaDB: the same protocol and drivers).
+
+PyMySQL is imported inside the functions that use it: the catalog imports this
+module in every run, and a run whose tests never touch MySQL should not pay for it.
+"""
 
 from __future__ import annotations
 
 from functools import partial
 from typing import TYPE_CHECKING
 
-import pymysql  # type: ignore[import-untyped, unused-ignore]
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -50,6 +53,8 @@ def check_url(url: str) -> None:
 
 
 def probe(url: str, seconds: float) -> None:
+    import pymysql  # type: ignore[import-untyped, unused-ignore]
+
     parsed = make_url(url)
     try:
         connection = pymysql.connect(
@@ -77,6 +82,8 @@ def probe(url: str, seconds: float) -> None:
 
 
 def is_connection_error(error: BaseException) -> bool:
+    import pymysql  # type: ignore[import-untyped, unused-ignore]
+
     if isinstance(error, DBAPIError):
         if error.connection_invalidated:
             return True

@@ -1,11 +1,15 @@
-"""How to start, reach and probe PostgreSQL."""
+"""How to start, reach and probe PostgreSQL.
+
+psycopg is imported inside the functions that use it: the catalog imports this
+module in every run, and a run whose tests never touch PostgreSQL should not pay
+for it.
+"""
 
 from __future__ import annotations
 
 from functools import partial
 from typing import TYPE_CHECKING
 
-import psycopg
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -57,6 +61,8 @@ def check_url(url: str) -> None:
 
 
 def probe(url: str, seconds: float) -> None:
+    import psycopg
+
     try:
         with psycopg.connect(
             libpq_conninfo(url), connect_timeout=max(2, round(seconds))
@@ -72,6 +78,8 @@ def probe(url: str, seconds: float) -> None:
 
 
 def is_connection_error(error: BaseException) -> bool:
+    import psycopg
+
     if isinstance(error, DBAPIError):
         if error.connection_invalidated:
             return True

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import partial
+from typing import TYPE_CHECKING
 
-import pika  # type: ignore[import-untyped]
 import pytest
-from pika.adapters.blocking_connection import (  # type: ignore[import-untyped]
-    BlockingChannel,
-)
 
 from ..endpoints import ServiceEndpoint
 from ..plugin import integration_plugin
 from .names import AmqpNames, delete_names
 from .service import connection_parameters
+
+if TYPE_CHECKING:
+    # Imported where used: a run that never touches RabbitMQ skips it (service.py).
+    import pika  # type: ignore[import-untyped, unused-ignore]
+    from pika.adapters.blocking_connection import (  # type: ignore[import-untyped]
+        BlockingChannel,
+    )
 
 __all__ = [
     "amqp_channel",
@@ -41,6 +45,8 @@ def amqp_connection(
 ) -> Iterator[pika.BlockingConnection]:
     # One per test: a BlockingConnection only serves heartbeats while it is used,
     # so one kept across a slow suite would be dropped by the broker.
+    import pika  # type: ignore[import-untyped, unused-ignore]
+
     plugin = integration_plugin(request.config)
     parameters = connection_parameters(
         rabbitmq_service.url,

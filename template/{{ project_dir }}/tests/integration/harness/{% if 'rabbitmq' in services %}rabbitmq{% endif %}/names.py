@@ -14,8 +14,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import pika  # type: ignore[import-untyped]
-
 from ..run_state import RunState
 from .service import connection_parameters
 
@@ -62,6 +60,8 @@ def delete_names(
     url: str, queues: list[str], exchanges: list[str], settings: RunSettings
 ) -> None:
     """On a connection of its own: an error may have closed the test's channel."""
+    import pika  # type: ignore[import-untyped, unused-ignore]
+
     parameters = connection_parameters(
         url,
         connect_timeout=settings.connect_timeout,

@@ -1,20 +1,20 @@
-"""How to start, reach and probe RabbitMQ."""
+"""How to start, reach and probe RabbitMQ.
+
+pika is imported inside the functions that use it, here and in the other modules of
+this package: the catalog imports this module in every run, and a run whose tests
+never touch RabbitMQ should not pay for importing the client.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import pika  # type: ignore[import-untyped]
-from pika import exceptions as amqp_errors
-from pika.adapters.utils.connection_workflow import (  # type: ignore[import-untyped]
-    AMQPConnectorStackTimeout,
-)
-
 from ..errors import Cause, ServiceRefusedError
 from ..service_spec import ServiceSpec
 
 if TYPE_CHECKING:
+    import pika  # type: ignore[import-untyped, unused-ignore]
     from testcontainers.core.container import DockerContainer
 
     from ..endpoints import ServiceEndpoint
@@ -34,6 +34,8 @@ def connection_parameters(
     answering end the blocked call; blocked_connection_timeout does the same for a
     broker blocking publishers (a full disk).
     """
+    import pika  # type: ignore[import-untyped, unused-ignore]
+
     parameters = pika.URLParameters(url)
     parameters.connection_attempts = 1
     parameters.socket_timeout = connect_timeout
@@ -52,6 +54,9 @@ def check_url(url: str) -> None:
 
 
 def probe(url: str, seconds: float) -> None:
+    import pika  # type: ignore[import-untyped, unused-ignore]
+    from pika import exceptions as amqp_errors
+
     parameters = connection_parameters(
         url, connect_timeout=seconds, call_timeout=seconds
     )
@@ -79,6 +84,11 @@ def _first_reason(exc: BaseException) -> str:
 
 
 def is_connection_error(error: BaseException) -> bool:
+    from pika import exceptions as amqp_errors
+    from pika.adapters.utils.connection_workflow import (  # type: ignore[import-untyped]
+        AMQPConnectorStackTimeout,
+    )
+
     return isinstance(
         error,
         (

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from pika.adapters.blocking_connection import (  # type: ignore[import-untyped]
-    BlockingChannel,
-)
+
+if TYPE_CHECKING:
+    from pika.adapters.blocking_connection import (  # type: ignore[import-untyped]
+        BlockingChannel,
+    )
 
 _POLL_SECONDS = 0.05
 

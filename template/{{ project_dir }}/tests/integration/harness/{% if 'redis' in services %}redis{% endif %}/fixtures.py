@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import partial
+from typing import TYPE_CHECKING
 
 import pytest
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from ..endpoints import ServiceEndpoint
 from ..plugin import integration_plugin
 from .namespace import RedisNamespace, delete_prefixed
+
+if TYPE_CHECKING:
+    # Imported where used: a run that never touches Redis skips it (see service.py).
+    import redis
 
 __all__ = [
     "redis_client",
@@ -37,6 +39,10 @@ def redis_service(request: pytest.FixtureRequest) -> ServiceEndpoint:
 def redis_pool(
     redis_service: ServiceEndpoint, request: pytest.FixtureRequest
 ) -> Iterator[redis.ConnectionPool]:
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     settings = integration_plugin(request.config).settings
     pool = redis.ConnectionPool.from_url(
         redis_service.url,
@@ -55,6 +61,8 @@ def redis_pool(
 def redis_client(
     redis_pool: redis.ConnectionPool, request: pytest.FixtureRequest
 ) -> Iterator[redis.Redis]:
+    import redis
+
     integration_plugin(request.config).require("redis")
     client = redis.Redis(connection_pool=redis_pool)
     yield client

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
-
-import redis
+from typing import TYPE_CHECKING, Any
 
 from ..run_state import RunState
+
+if TYPE_CHECKING:
+    import redis
 
 RUN_PREFIX = "it:"
 _BATCH = 500
