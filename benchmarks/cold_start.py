@@ -158,6 +158,17 @@ def readiness_table(results: dict[str, list[Result]], *, worker_marks: bool = Fa
                 and (ready_marks := [v for k, v in r.marks.items() if k.startswith("ready:")])
             ]
         )
+        # The same moment, to when the first test's own body began: what the harness
+        # and pytest still did after the service answered, without that body (the
+        # samples' first test is a Schemathesis property test, ~0.4 s by itself).
+        call_after_ready = bench.median(
+            [
+                r.marks[f"{w}setup_done"] - max(ready_marks)
+                for r in runs
+                if f"{w}setup_done" in r.marks
+                and (ready_marks := [v for k, v in r.marks.items() if k.startswith("ready:")])
+            ]
+        )
         reported = bench.median([s.first_test for s in summaries if s.first_test is not None])
         # Collection over, the services still starting; then the first test itself.
         waited = bench.phase_median(runs, f"{w}collected", f"{w}testloop")
@@ -173,6 +184,7 @@ def readiness_table(results: dict[str, list[Result]], *, worker_marks: bool = Fa
                 "ok" if gap <= GAP_BAR else "over",
                 after_ready,
                 verdict(after_ready),
+                call_after_ready,
                 waited,
                 after,
             ]
@@ -187,6 +199,7 @@ def readiness_table(results: dict[str, list[Result]], *, worker_marks: bool = Fa
             f"bar +{GAP_BAR}",
             "first result after the slowest answered s",
             f"bar +{GAP_BAR}",
+            "its call began after the slowest answered s",
             *extra,
         ],
         rows,
