@@ -129,6 +129,18 @@ def verdict(seconds: float) -> str:
     return "ok" if seconds <= GAP_BAR else "over"
 
 
+def after_slowest_answered(runs: list[Result], mark: str) -> float:
+    """Median seconds from when the last service answered (`ready:*`) to `mark`."""
+    return bench.median(
+        [
+            r.marks[mark] - max(ready)
+            for r in runs
+            if mark in r.marks
+            and (ready := [v for k, v in r.marks.items() if k.startswith("ready:")])
+        ]
+    )
+
+
 def readiness_table(results: dict[str, list[Result]], *, worker_marks: bool = False) -> str:
     w = "w:" if worker_marks else ""  # under xdist: the first worker's marks
     rows = []
@@ -149,26 +161,11 @@ def readiness_table(results: dict[str, list[Result]], *, worker_marks: bool = Fa
         ]
         gap = bench.median(gaps)
         # The issue's own measure: how long after the slowest service answered (a
-        # moment, not a duration) the first result came.
-        after_ready = bench.median(
-            [
-                r.marks["first_result"] - max(ready_marks)
-                for r in runs
-                if "first_result" in r.marks
-                and (ready_marks := [v for k, v in r.marks.items() if k.startswith("ready:")])
-            ]
-        )
-        # The same moment, to when the first test's own body began: what the harness
-        # and pytest still did after the service answered, without that body (the
-        # samples' first test is a Schemathesis property test, ~0.4 s by itself).
-        call_after_ready = bench.median(
-            [
-                r.marks[f"{w}setup_done"] - max(ready_marks)
-                for r in runs
-                if f"{w}setup_done" in r.marks
-                and (ready_marks := [v for k, v in r.marks.items() if k.startswith("ready:")])
-            ]
-        )
+        # moment, not a duration) the first result came; and when the first test's own
+        # body began (the samples' first test is a Schemathesis property test, ~0.4 s
+        # by itself).
+        after_ready = after_slowest_answered(runs, "first_result")
+        call_after_ready = after_slowest_answered(runs, f"{w}setup_done")
         reported = bench.median([s.first_test for s in summaries if s.first_test is not None])
         # Collection over, the services still starting; then the first test itself.
         waited = bench.phase_median(runs, f"{w}collected", f"{w}testloop")
