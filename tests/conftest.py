@@ -13,11 +13,18 @@ import pytest
 from generated_suite import uv_executable
 from machine_services import container_images, native_service_urls
 from rendering import ALL_SERVICES, render
+from server_state import drop_spares_made_since, spare_databases
 
 
 @pytest.fixture(scope="session")
-def native_urls() -> dict[str, str]:
-    return native_service_urls()
+def native_urls() -> Iterator[dict[str, str]]:
+    urls = native_service_urls()
+    postgres = urls["IT_POSTGRES_URL"]
+    spares = spare_databases(postgres)
+    yield urls
+    # A generated suite leaves a spare database for its next run on a server it did
+    # not start; the projects of these tests will have no next run.
+    drop_spares_made_since(postgres, spares)
 
 
 @pytest.fixture(scope="session")

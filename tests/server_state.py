@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -35,20 +36,67 @@ def rabbitmq_objects(prefix: str = "it.") -> list[str]:
     return names
 
 
-def postgres_databases(url: str, prefix: str = "") -> set[str]:
-    """Names of the databases on the server at `url` that start with `prefix`."""
+# The empty database a run leaves on a server it did not start, for the next run
+# (harness/sql/databases.py, SPARE_NAME): there on purpose, not left behind.
+SPARE_SUFFIX = "_spare"
+
+
+def postgres_databases(url: str, prefix: str = "", *, spares: bool = False) -> set[str]:
+    """Names of the databases on the server at `url` that start with `prefix`; spare
+    databases only when asked for (a run leaves one after it has exited)."""
     with psycopg.connect(url, autocommit=True) as conn:
         rows = conn.execute(
             "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", [prefix]
         )
-        return {row[0] for row in rows}
+        names = {row[0] for row in rows}
+    return names if spares else {n for n in names if not n.endswith(SPARE_SUFFIX)}
+
+
+def database_oid(url: str, name: str) -> int | None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT oid FROM pg_database WHERE datname = %s", [name]).fetchone()
+        return int(row[0]) if row else None
+
+
+def spares_being_created(url: str) -> int:
+    """CREATE DATABASE statements of spares that the server is still running."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s AND state = 'active'",
+            [f'CREATE DATABASE "test%{SPARE_SUFFIX}"'],
+        ).fetchone()
+        return int(row[0]) if row else 0
 
 
 def drop_postgres_databases(url: str, prefix: str) -> None:
     """Drop the databases named `prefix...`: what a killed earlier run of these tests left."""
     with psycopg.connect(url, autocommit=True) as conn:
-        for name in postgres_databases(url, prefix):
+        for name in postgres_databases(url, prefix, spares=True):
             conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def wait_for_spares(url: str, timeout: float = 10.0) -> None:
+    """Until the server has finished creating the spares that runs left it making."""
+    deadline = time.monotonic() + timeout
+    while spares_being_created(url) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def spare_databases(url: str) -> set[str]:
+    return {
+        name
+        for name in postgres_databases(url, "test_", spares=True)
+        if name.endswith(SPARE_SUFFIX)
+    }
+
+
+def drop_spares_made_since(url: str, before: set[str]) -> None:
+    """Drop the spare databases these tests' generated suites left (those of
+    projects that exist only in pytest's temporary folders)."""
+    wait_for_spares(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        for name in spare_databases(url) - before:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def mysql_databases(url: str, prefix: str = "") -> set[str]:

@@ -39,6 +39,9 @@ class SqlDialect(ABC):
     # Databases a URL may name although "test" is not in their name: the suite only
     # connects there to create databases of its own next to them.
     maintenance_databases: ClassVar[frozenset[str]]
+    # Whether a new database is worth making ahead, while the run before goes on (see
+    # take_spare): PostgreSQL's CREATE DATABASE copies template1 and syncs it to disk.
+    makes_spares: ClassVar[bool] = False
 
     def sqlalchemy_url(
         self, url: str | URL, *, database: str | None = None, asynchronous: bool = False
@@ -91,6 +94,17 @@ class SqlDialect(ABC):
         """Leave `name` as `kept` for the next run; False: drop it instead."""
         del server, name, kept
         return False
+
+    def take_spare(self, admin: Connection, spare: str, name: str) -> bool:
+        """Make the empty database `spare`, created ahead by an earlier run, `name`;
+        False if none is waiting (or another run took it first)."""
+        del admin, spare, name
+        return False
+
+    def leave_spare(self, server: DatabaseServer, name: str) -> None:
+        """Start the creation of the empty database `name` for a later run, unless
+        it is there, and return without waiting for it; best effort, never raises."""
+        del server, name
 
     @abstractmethod
     def exclusive(

@@ -37,6 +37,9 @@ class DatabaseServer:
         self.dialect = dialect
         self.settings = settings
         self.url = dialect.sqlalchemy_url(endpoint.url)
+        # A server the run did not start is there for the next run too: worth
+        # leaving an empty database ready on it (see databases.new_empty_database).
+        self.keeps_spares = dialect.makes_spares and not endpoint.started_by_suite
         ensure_disposable_server(
             self.url,
             url_env=url_env,
@@ -100,13 +103,21 @@ class DatabaseServer:
         with self.admin() as admin:
             self.dialect.create_database(admin, name)
 
-    def recreate(self, name: str) -> None:
+    def recreate(self, name: str, *, spare: str = "") -> None:
         """`name` new and empty, over one admin connection: dropped first in case an
-        earlier attempt of this worker (an xdist restart) left it."""
+        earlier attempt of this worker (an xdist restart) left it; the spare database
+        renamed when one is waiting."""
         ensure_test_database_name(name)
         with self.admin() as admin:
             self.dialect.drop_database(admin, name, force=True)
-            self.dialect.create_database(admin, name)
+            if not (spare and self.dialect.take_spare(admin, spare, name)):
+                self.dialect.create_database(admin, name)
+
+    def leave_spare(self, name: str) -> None:
+        """Have the server create the empty database `name` for a later run, and
+        return without waiting for it (see the dialect's leave_spare)."""
+        ensure_test_database_name(name)
+        self.dialect.leave_spare(self, name)
 
     @contextmanager
     def setup_engine(self, database: str) -> Iterator[Engine]:
