@@ -6,7 +6,7 @@ import logging
 import select
 import time
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, inspect, text
@@ -127,33 +127,31 @@ class PostgresDialect(SqlDialect):
         # The server finishes a statement it has received although the client hangs
         # up right after sending it: the ~0.1 s CREATE happens after pytest has
         # exited, between two runs. SQLAlchemy always waits for a statement's
-        # result, hence psycopg's libpq interface. The advisory lock, held by that
-        # session until the CREATE is done, lets one worker or run create it.
-        # ALLOW_CONNECTIONS false is the mark take_spare looks for.
+        # result, hence psycopg's libpq interface for the CREATE itself. The
+        # advisory lock, held by that session until the CREATE is done, lets one
+        # worker or run create it. ALLOW_CONNECTIONS false is the mark take_spare
+        # looks for.
         import psycopg
 
-        conninfo = server.url.set(drivername="postgresql")
         try:
-            # closing(), not the connection's own `with`: that would COMMIT, and so
-            # wait for the CREATE after all.
-            with closing(
-                psycopg.connect(
-                    conninfo.render_as_string(hide_password=False),
-                    autocommit=True,
-                    **self.connect_args(server.settings),
-                )
-            ) as connection:
-                wanted = connection.execute(
-                    "SELECT pg_try_advisory_lock(hashtext(%s)) AND NOT EXISTS "
-                    "(SELECT FROM pg_database WHERE datname = %s)",
-                    [name, name],
-                ).fetchone()
-                if wanted and wanted[0]:
+            with server.admin() as admin:
+                wanted = admin.execute(
+                    text(
+                        "SELECT pg_try_advisory_lock(hashtext(:name)) AND NOT EXISTS "
+                        "(SELECT FROM pg_database WHERE datname = :name)"
+                    ),
+                    {"name": name},
+                ).scalar()
+                driver_connection = admin.connection.driver_connection
+                if wanted and driver_connection is not None:
                     _send_without_waiting(
-                        connection,
+                        driver_connection,
                         f'CREATE DATABASE "{name}" WITH ALLOW_CONNECTIONS false',
                     )
-        except psycopg.Error as error:  # the next run creates its database itself
+                    # Closed as it is: the ROLLBACK that ends a connection's use
+                    # would wait for the CREATE.
+                    admin.invalidate()
+        except (DBAPIError, psycopg.Error) as error:
             logger.debug("spare database %s not started: %s", name, error)
 
     @contextmanager
