@@ -63,7 +63,7 @@ def spares_being_created(url: str) -> int:
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s AND state = 'active'",
-            [f'CREATE DATABASE "test%{SPARE_SUFFIX}"'],
+            [f'CREATE DATABASE "test%{SPARE_SUFFIX}" %'],
         ).fetchone()
         return int(row[0]) if row else 0
 
@@ -79,6 +79,18 @@ def wait_for_spares(url: str, timeout: float = 10.0) -> None:
     """Until the server has finished creating the spares that runs left it making."""
     deadline = time.monotonic() + timeout
     while spares_being_created(url) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def wait_for_database(
+    url: str, name: str, *, not_oid: int | None = None, timeout: float = 10.0
+) -> int | None:
+    """The oid of `name` once it exists (and is not `not_oid`); None after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        oid = database_oid(url, name)
+        if (oid is not None and oid != not_oid) or time.monotonic() > deadline:
+            return oid if oid != not_oid else None
         time.sleep(0.05)
 
 

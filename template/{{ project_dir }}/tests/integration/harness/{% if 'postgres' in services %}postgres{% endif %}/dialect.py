@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import select
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -21,8 +19,6 @@ if TYPE_CHECKING:
     from ..sql.server import DatabaseServer
 
 logger = logging.getLogger(__name__)
-# Sending a one-line statement: the socket's buffer takes it at once.
-_SEND_SECONDS = 1.0
 
 
 def _ms(seconds: float) -> int:
@@ -110,12 +106,17 @@ class PostgresDialect(SqlDialect):
             return _renamed(admin, name, kept)
 
     def take_spare(self, admin: Connection, spare: str, name: str) -> bool:
-        # Only a database that nobody may connect to, as leave_spare makes it: one
-        # that merely has the name (somebody's own) is never taken, and so never
-        # dropped at the end of the run. Looked up first: renaming a database that
-        # is not there would log an error on the server at every run without one.
+        # Only a database as leave_spare makes it (nobody may connect to it, not a
+        # template, ours): one that merely has the name (somebody's own) is never
+        # taken, and so never dropped at the end of the run. Looked up first:
+        # renaming a database that is not there would log an error on the server
+        # at every run without one.
         marked = admin.execute(
-            text("SELECT NOT datallowconn FROM pg_database WHERE datname = :spare"),
+            text(
+                "SELECT NOT datallowconn AND NOT datistemplate "
+                "AND pg_get_userbyid(datdba) = current_user "
+                "FROM pg_database WHERE datname = :spare"
+            ),
             {"spare": spare},
         ).scalar()
         if not (marked and _renamed(admin, spare, name)):
@@ -143,13 +144,16 @@ class PostgresDialect(SqlDialect):
                     {"name": name},
                 ).scalar()
                 driver_connection = admin.connection.driver_connection
-                if wanted and driver_connection is not None:
+                if not wanted or driver_connection is None:
+                    return
+                try:
                     _send_without_waiting(
                         driver_connection,
                         f'CREATE DATABASE "{name}" WITH ALLOW_CONNECTIONS false',
                     )
+                finally:
                     # Closed as it is: the ROLLBACK that ends a connection's use
-                    # would wait for the CREATE.
+                    # would fail (a command is in progress) and log a traceback.
                     admin.invalidate()
         except (DBAPIError, psycopg.Error) as error:
             logger.debug("spare database %s not started: %s", name, error)
@@ -201,13 +205,12 @@ class PostgresDialect(SqlDialect):
 
 
 def _send_without_waiting(connection: psycopg.Connection[Any], statement: str) -> None:
-    """Put `statement` on the wire; closing the connection then does not cancel it."""
+    """Put `statement` on the wire and return; its result is never read."""
     pgconn = connection.pgconn
+    # In blocking mode libpq has sent all of it when send_query returns: one short
+    # line, which the socket's buffer takes at once (tcp_user_timeout bounds it).
+    pgconn.nonblocking = 0
     pgconn.send_query(statement.encode())
-    # A non-blocking connection may keep part of it until the socket can take it.
-    deadline = time.monotonic() + _SEND_SECONDS
-    while pgconn.flush() and time.monotonic() < deadline:
-        select.select([], [pgconn.socket], [], _SEND_SECONDS)
 
 
 def _renamed(admin: Connection, old: str, new: str) -> bool:
