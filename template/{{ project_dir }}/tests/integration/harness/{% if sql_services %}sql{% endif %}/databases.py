@@ -36,7 +36,7 @@ DB_PREFIX = "test_" + re.sub(r"[^a-z0-9_]", "_", PROJECT_NAME.lower())[:24]
 TEMPLATE_MARK = "_tpl_"
 # --it-keep leaves each worker's database for the next run of this checkout.
 KEEP_MARK = "_keep_"
-# An empty database, made while a run goes on, that the next run takes by a rename.
+# An empty database the server makes once a run has ended; the next run renames it.
 SPARE_NAME = f"{DB_PREFIX}_spare"
 
 

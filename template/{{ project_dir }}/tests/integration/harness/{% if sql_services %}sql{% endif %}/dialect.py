@@ -39,8 +39,8 @@ class SqlDialect(ABC):
     # Databases a URL may name although "test" is not in their name: the suite only
     # connects there to create databases of its own next to them.
     maintenance_databases: ClassVar[frozenset[str]]
-    # Whether a new database is worth making ahead, while the run before goes on (see
-    # take_spare): PostgreSQL's CREATE DATABASE copies template1 and syncs it to disk.
+    # Whether an empty database is worth leaving ready for the next run (take_spare,
+    # leave_spare): PostgreSQL's CREATE DATABASE copies template1 and syncs it to disk.
     makes_spares: ClassVar[bool] = False
 
     def sqlalchemy_url(
