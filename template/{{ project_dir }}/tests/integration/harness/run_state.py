@@ -9,6 +9,7 @@ xdist controller, or the only process without xdist) removes everything at the e
 from __future__ import annotations
 
 import contextlib
+import functools
 import getpass
 import hashlib
 import json
@@ -54,6 +55,12 @@ def run_is_alive(run_id: str) -> bool:
     except _UNREADABLE:
         return False
     return process_alive(pid)
+
+
+@functools.cache
+def _lost_file(run_id: str, service: str) -> Path:
+    # Looked at several times in every test: the path is built once.
+    return STATE_ROOT / run_id / f"lost-{service}.txt"
 
 
 @dataclass(frozen=True)
@@ -128,9 +135,8 @@ class RunState:
 
     def mark_lost(self, service: str, detail: str) -> bool:
         """Record that `service` stopped answering; True for the first to say so."""
-        path = self.directory / f"lost-{service}.txt"
         try:
-            with path.open("x") as fh:
+            with _lost_file(self.run_id, service).open("x") as fh:
                 fh.write(detail)
         except FileExistsError:
             return False
@@ -138,8 +144,10 @@ class RunState:
 
     def lost(self, service: str) -> str:
         """Why `service` was given up on during this run, or ""."""
-        path = self.directory / f"lost-{service}.txt"
-        return path.read_text() if path.exists() else ""
+        try:
+            return _lost_file(self.run_id, service).read_text()
+        except FileNotFoundError:
+            return ""
 
     def remove(self) -> None:
         """Delete the state directory of a run that has ended (a swept dead run)."""

@@ -34,29 +34,29 @@ __all__ = [
 
 
 @pytest.fixture(scope="session")
-def mysql_service(request: pytest.FixtureRequest) -> ServiceEndpoint:
-    return integration_plugin(request.config).endpoint("mysql")
+def mysql_service(pytestconfig: pytest.Config) -> ServiceEndpoint:
+    return integration_plugin(pytestconfig).endpoint("mysql")
 
 
 @pytest.fixture(scope="session")
 def mysql_server(
-    mysql_service: ServiceEndpoint, request: pytest.FixtureRequest
+    mysql_service: ServiceEndpoint, pytestconfig: pytest.Config
 ) -> Iterator[DatabaseServer]:
-    with server_layer(MYSQL_DIALECT, mysql_service, request.config, URL_ENV) as server:
+    with server_layer(MYSQL_DIALECT, mysql_service, pytestconfig, URL_ENV) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
-def mysql_template(mysql_server: DatabaseServer, request: pytest.FixtureRequest) -> str:
-    return template_layer(mysql_server, request.config)
+def mysql_template(mysql_server: DatabaseServer, pytestconfig: pytest.Config) -> str:
+    return template_layer(mysql_server, pytestconfig)
 
 
 @pytest.fixture(scope="session")
 def mysql_database(
     mysql_server: DatabaseServer,
-    request: pytest.FixtureRequest,
+    pytestconfig: pytest.Config,
 ) -> Iterator[WorkerDatabase]:
-    with database_layer(mysql_server, request.config) as database:
+    with database_layer(mysql_server, pytestconfig) as database:
         yield database
 
 

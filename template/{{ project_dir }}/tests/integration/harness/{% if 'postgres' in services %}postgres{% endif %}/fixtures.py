@@ -34,33 +34,33 @@ __all__ = [
 
 
 @pytest.fixture(scope="session")
-def postgres_service(request: pytest.FixtureRequest) -> ServiceEndpoint:
-    return integration_plugin(request.config).endpoint("postgres")
+def postgres_service(pytestconfig: pytest.Config) -> ServiceEndpoint:
+    return integration_plugin(pytestconfig).endpoint("postgres")
 
 
 @pytest.fixture(scope="session")
 def postgres_server(
-    postgres_service: ServiceEndpoint, request: pytest.FixtureRequest
+    postgres_service: ServiceEndpoint, pytestconfig: pytest.Config
 ) -> Iterator[DatabaseServer]:
     with server_layer(
-        POSTGRES_DIALECT, postgres_service, request.config, URL_ENV
+        POSTGRES_DIALECT, postgres_service, pytestconfig, URL_ENV
     ) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def postgres_template(
-    postgres_server: DatabaseServer, request: pytest.FixtureRequest
+    postgres_server: DatabaseServer, pytestconfig: pytest.Config
 ) -> str:
-    return template_layer(postgres_server, request.config)
+    return template_layer(postgres_server, pytestconfig)
 
 
 @pytest.fixture(scope="session")
 def postgres_database(
     postgres_server: DatabaseServer,
-    request: pytest.FixtureRequest,
+    pytestconfig: pytest.Config,
 ) -> Iterator[WorkerDatabase]:
-    with database_layer(postgres_server, request.config) as database:
+    with database_layer(postgres_server, pytestconfig) as database:
         yield database
 
 

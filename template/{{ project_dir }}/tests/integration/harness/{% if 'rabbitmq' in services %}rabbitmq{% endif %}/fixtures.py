@@ -35,19 +35,19 @@ __all__ = [
 
 
 @pytest.fixture(scope="session")
-def rabbitmq_service(request: pytest.FixtureRequest) -> ServiceEndpoint:
-    return integration_plugin(request.config).endpoint("rabbitmq")
+def rabbitmq_service(pytestconfig: pytest.Config) -> ServiceEndpoint:
+    return integration_plugin(pytestconfig).endpoint("rabbitmq")
 
 
 @pytest.fixture
 def amqp_connection(
-    rabbitmq_service: ServiceEndpoint, request: pytest.FixtureRequest
+    rabbitmq_service: ServiceEndpoint, pytestconfig: pytest.Config
 ) -> Iterator[pika.BlockingConnection]:
     # One per test: a BlockingConnection only serves heartbeats while it is used,
     # so one kept across a slow suite would be dropped by the broker.
     import pika  # type: ignore[import-untyped, unused-ignore]
 
-    plugin = integration_plugin(request.config)
+    plugin = integration_plugin(pytestconfig)
     parameters = connection_parameters(
         rabbitmq_service.url,
         connect_timeout=plugin.settings.connect_timeout,
@@ -68,9 +68,9 @@ def amqp_channel(amqp_connection: pika.BlockingConnection) -> BlockingChannel:
 
 @pytest.fixture
 def amqp_names(
-    rabbitmq_service: ServiceEndpoint, request: pytest.FixtureRequest
+    rabbitmq_service: ServiceEndpoint, pytestconfig: pytest.Config
 ) -> Iterator[AmqpNames]:
-    plugin = integration_plugin(request.config)
+    plugin = integration_plugin(pytestconfig)
     names = AmqpNames.for_test(plugin.run)
     yield names
     plugin.clean_up(

@@ -31,19 +31,19 @@ __all__ = [
 
 
 @pytest.fixture(scope="session")
-def redis_service(request: pytest.FixtureRequest) -> ServiceEndpoint:
-    return integration_plugin(request.config).endpoint("redis")
+def redis_service(pytestconfig: pytest.Config) -> ServiceEndpoint:
+    return integration_plugin(pytestconfig).endpoint("redis")
 
 
 @pytest.fixture(scope="session")
 def redis_pool(
-    redis_service: ServiceEndpoint, request: pytest.FixtureRequest
+    redis_service: ServiceEndpoint, pytestconfig: pytest.Config
 ) -> Iterator[redis.ConnectionPool]:
     import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    settings = integration_plugin(request.config).settings
+    settings = integration_plugin(pytestconfig).settings
     pool = redis.ConnectionPool.from_url(
         redis_service.url,
         decode_responses=True,
@@ -59,11 +59,11 @@ def redis_pool(
 
 @pytest.fixture
 def redis_client(
-    redis_pool: redis.ConnectionPool, request: pytest.FixtureRequest
+    redis_pool: redis.ConnectionPool, pytestconfig: pytest.Config
 ) -> Iterator[redis.Redis]:
     import redis
 
-    integration_plugin(request.config).require("redis")
+    integration_plugin(pytestconfig).require("redis")
     client = redis.Redis(connection_pool=redis_pool)
     yield client
     client.close()
@@ -71,9 +71,9 @@ def redis_client(
 
 @pytest.fixture
 def redis_namespace(
-    redis_client: redis.Redis, request: pytest.FixtureRequest
+    redis_client: redis.Redis, pytestconfig: pytest.Config
 ) -> Iterator[RedisNamespace]:
-    plugin = integration_plugin(request.config)
+    plugin = integration_plugin(pytestconfig)
     namespace = RedisNamespace.for_test(plugin.run)
     yield namespace
     plugin.clean_up("redis", partial(delete_prefixed, redis_client, namespace.prefix))

@@ -37,31 +37,36 @@ _INTERRUPT_FALLBACK_SECONDS = 1.0
 
 
 class _Watchdog:
-    """Deadlines of calls in flight, per socket; one daemon thread per process."""
+    """Deadlines of calls in flight, one per connection; one daemon thread per process.
+
+    Keyed by the id of the SQLAlchemy Connection, with the socket stored beside the
+    deadline: this runs twice for every statement of every test, and the end of a
+    call then need not ask the driver for its socket again.
+    """
 
     def __init__(self) -> None:
-        self._deadlines: dict[int, float] = {}
+        self._calls: dict[int, tuple[float, int]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def arm(self, fd: int, seconds: float) -> None:
+    def arm(self, key: int, fd: int, seconds: float) -> None:
         with self._lock:
-            self._deadlines[fd] = time.monotonic() + seconds
+            self._calls[key] = (time.monotonic() + seconds, fd)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._watch, name="sql-call-deadlines", daemon=True
                 )
                 self._thread.start()
 
-    def disarm(self, fd: int) -> None:
+    def disarm(self, key: int) -> None:
         with self._lock:
-            self._deadlines.pop(fd, None)
+            self._calls.pop(key, None)
 
     def expire_all(self) -> int:
         """Shut every socket a call is waiting on now; how many there were."""
         with self._lock:
-            fds = list(self._deadlines)
-            self._deadlines.clear()
+            fds = [fd for _, fd in self._calls.values()]
+            self._calls.clear()
         for fd in fds:
             _shut(fd)
         return len(fds)
@@ -71,10 +76,9 @@ class _Watchdog:
             time.sleep(_TICK_SECONDS)
             now = time.monotonic()
             with self._lock:
-                expired = [fd for fd, due in self._deadlines.items() if due <= now]
-                for fd in expired:
-                    del self._deadlines[fd]
-            for fd in expired:
+                expired = [key for key, (due, _) in self._calls.items() if due <= now]
+                fds = [self._calls.pop(key)[1] for key in expired]
+            for fd in fds:
                 _shut(fd)
 
 
@@ -160,12 +164,10 @@ def bound_calls(engine: Engine, dialect: SqlDialect, settings: RunSettings) -> N
     def before(connection: Connection, *_: Any) -> None:
         fd = _socket_of(connection, dialect)
         if fd is not None:
-            _WATCHDOG.arm(fd, limit)
+            _WATCHDOG.arm(id(connection), fd, limit)
 
     def after(connection: Connection, *_: Any) -> None:
-        fd = _socket_of(connection, dialect)
-        if fd is not None:
-            _WATCHDOG.disarm(fd)
+        _WATCHDOG.disarm(id(connection))
 
     def on_error(context: Any) -> None:
         if context.connection is not None:
@@ -183,17 +185,18 @@ def bounded(
     """A deadline around calls that are not statements (COMMIT, ROLLBACK)."""
     fd = _socket_of(connection, dialect)
     if fd is not None:
-        _WATCHDOG.arm(fd, seconds + _GRACE_SECONDS)
+        _WATCHDOG.arm(id(connection), fd, seconds + _GRACE_SECONDS)
     try:
         yield
     finally:
         if fd is not None:
-            _WATCHDOG.disarm(fd)
+            _WATCHDOG.disarm(id(connection))
 
 
 def _socket_of(connection: Connection, dialect: SqlDialect) -> int | None:
     if connection.invalidated or connection.closed:
         return None
-    with contextlib.suppress(Exception):
+    try:  # not contextlib.suppress: this runs before every statement
         return dialect.socket_of(connection.connection.driver_connection)
-    return None
+    except Exception:  # noqa: BLE001 - no socket to watch is not an error
+        return None

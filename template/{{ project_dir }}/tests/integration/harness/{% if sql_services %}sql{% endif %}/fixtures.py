@@ -84,9 +84,9 @@ def db_isolation(request: pytest.FixtureRequest) -> IsolationChoice:
 def isolated_database(
     db_isolation: IsolationChoice,
     database_target: SqlTarget,
-    request: pytest.FixtureRequest,
+    pytestconfig: pytest.Config,
 ) -> Iterator[IsolatedDatabase]:
-    plugin = integration_plugin(request.config)
+    plugin = integration_plugin(pytestconfig)
     service = database_target.server.dialect.service
     with ExitStack() as stack:
         with plugin.service_calls(service):
