@@ -397,9 +397,22 @@ def scratch_database(url: str, name: str) -> Iterator[str]:
 
 
 def leftover_databases(url: str, prefix: str) -> list[str]:
+    """Databases named `prefix...`, once the server has finished creating them: a run
+    of the generated suite ends by handing the server a CREATE DATABASE of its spare
+    (`test_<project>_spare`) that it does not wait for."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as admin:
+        deadline = time.monotonic() + 10
+        while (
+            time.monotonic() < deadline
+            and admin.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE state = 'active'"
+                " AND starts_with(query, 'CREATE DATABASE \"' || %s)",
+                [prefix],
+            ).fetchone()
+        ):
+            time.sleep(0.05)
         rows = admin.execute(
             "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", [prefix]
         ).fetchall()

@@ -1,6 +1,7 @@
 """Scaling with xdist against its control, and what each isolation strategy costs.
 
     uv run python benchmarks/scaling.py [--quick] [--tests 1000] [--rounds 3]
+        [--parts scaling strategies clone] [--candidate PATH]
 
 Part 1, scaling (issue 16, 4). N tests that do realistic work through the samples'
 repositories (add a user, place an order, look the user up by email, sum the
@@ -14,6 +15,9 @@ orders, count the users: two writes that commit, three queries), run with -n 1 a
                                           a database per worker, the same three modes
   pytest-postgresql                       its per-test `postgresql` fixture (a
                                           database per test), the same bodies
+
+`--candidate PATH` renders a second template (a proposed change) and runs its
+rollback / truncate / none beside the others, in the same rounds.
 
 For each: wall time at -n 1 and -n 2 (medians of --rounds alternating rounds), the
 speed-up -n 1 / -n 2, that speed-up over its control's (the bar: >= 0.9 for
@@ -290,6 +294,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="200 tests, 1 round")
     parser.add_argument("--template", type=Path, default=bench.REPO_ROOT)
     parser.add_argument("--parts", nargs="+", default=["scaling", "strategies", "clone"])
+    parser.add_argument(
+        "--candidate", type=Path, help="a second template, run alongside (scaling part)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.tests, args.rounds = 200, 1
@@ -322,14 +329,14 @@ def timed(setup: Setup, timings: Path, count: int) -> Setup:
     return setup
 
 
-def scaling(args: argparse.Namespace, scratch: Path, urls: dict[str, str]) -> None:
-    n = args.tests
-    plugins = bench.write_timings_plugin(bench.write_timeline_plugin(scratch / "plugins"))
-    timings = scratch / "timings.json"
-    bench.log("scaling: rendering and installing ...")
-    project = bench.render_project(scratch / "generated", template=args.template)
+def generated_project(scratch: Path, name: str, template: Path) -> tuple[Path, Path]:
+    """A render of `template` with the work tests (work/: rollback and truncate on
+    db_session; work_none/: postgres_engine, no isolation), and its virtualenv."""
+    project = bench.render_project(scratch / name, template=template)
     suite = project / "tests" / "integration"
-    python = bench.make_venv(scratch / "venv", [], requirement_files=[suite / "requirements.txt"])
+    python = bench.make_venv(
+        scratch / f"venv-{name}", [], requirement_files=[suite / "requirements.txt"]
+    )
     (suite / "schema.py").write_text(WORK_SCHEMA)
     work = suite / "work"
     work.mkdir()
@@ -350,7 +357,19 @@ def scaling(args: argparse.Namespace, scratch: Path, urls: dict[str, str]) -> No
         WORK_CONFTEST.format(session_fixture=fixture, session_body=body)
     )
     (none / "test_none.py").write_text(WORK_TESTS.format(marks="", count_check=">= 1"))
+    return project, python
 
+
+def scaling(args: argparse.Namespace, scratch: Path, urls: dict[str, str]) -> None:
+    n = args.tests
+    plugins = bench.write_timings_plugin(bench.write_timeline_plugin(scratch / "plugins"))
+    timings = scratch / "timings.json"
+    bench.log("scaling: rendering and installing ...")
+    projects = {"generated": generated_project(scratch, "generated", args.template)}
+    if args.candidate is not None:
+        projects["candidate"] = generated_project(scratch, "candidate", args.candidate)
+    project, _ = projects["generated"]
+    suite = project / "tests" / "integration"
     samples = suite / "samples"
     control = make_recipe_project(scratch / "control", samples)
     (control / "tests/recipe/test_work.py").write_text(
@@ -369,6 +388,7 @@ def scaling(args: argparse.Namespace, scratch: Path, urls: dict[str, str]) -> No
     with bench.scratch_database(pg_url, "test_bench_control") as control_url:
 
         def generated(name: str, target: str, workers: int) -> Setup:
+            project, python = projects[name.split()[0]]
             argv = [
                 str(python),
                 "-m",
@@ -410,9 +430,15 @@ def scaling(args: argparse.Namespace, scratch: Path, urls: dict[str, str]) -> No
         results: dict[int, dict[str, list[Result]]] = {}
         for workers in (1, 2):
             setups = [
-                generated("generated rollback", "tests/integration/work/test_rollback.py", workers),
-                generated("generated truncate", "tests/integration/work/test_truncate.py", workers),
-                generated("generated none", "tests/integration/work_none", workers),
+                generated(f"{variant} {strategy}", target, workers)
+                for variant in projects
+                for strategy, target in (
+                    ("rollback", "tests/integration/work/test_rollback.py"),
+                    ("truncate", "tests/integration/work/test_truncate.py"),
+                    ("none", "tests/integration/work_none"),
+                )
+            ]
+            setups += [
                 recipe("control rollback", control, control_python, "rollback", workers),
                 recipe("control delete", control, control_python, "delete", workers),
                 recipe("control none", control, control_python, "none", workers),
@@ -442,9 +468,9 @@ def scaling(args: argparse.Namespace, scratch: Path, urls: dict[str, str]) -> No
 
 
 CONTROL_OF = {
-    "generated rollback": "control rollback",
-    "generated truncate": "control delete",
-    "generated none": "control none",
+    f"{variant} {strategy}": f"control {control}"
+    for variant in ("generated", "candidate")
+    for strategy, control in (("rollback", "rollback"), ("truncate", "delete"), ("none", "none"))
 }
 
 
@@ -461,12 +487,12 @@ def scaling_table(results: dict[int, dict[str, list[Result]]]) -> str:
         speedup = wall(name, 1) / wall(name, 2)
         control = CONTROL_OF.get(name)
         relative = speedup / (wall(control, 1) / wall(control, 2)) if control else float("nan")
-        none = "generated none" if name.startswith("generated") else "control none"
+        none = f"{name.split()[0]} none" if name in CONTROL_OF else "control none"
         overhead = per_test(name, 1) - per_test(none, 1)
         verdict = ""
-        if control and name != "generated none":
+        if control and name != none:
             verdict = "ok" if relative >= SPEEDUP_BAR else "under"
-        if name == "generated rollback":
+        if name in ("generated rollback", "candidate rollback"):
             verdict += "; overhead " + ("ok" if overhead <= ROLLBACK_OVERHEAD_BAR_MS else "over")
         rows.append(
             [
