@@ -23,7 +23,8 @@ For each: wall time at -n 1 and -n 2 (medians of --rounds alternating rounds), t
 speed-up -n 1 / -n 2, that speed-up over its control's (the bar: >= 0.9 for
 rollback and truncate/delete), and the median per-test time inside the workers
 (setup + call + teardown) with its overhead over `none` (the bar for rollback:
-<= 0.5 ms).
+<= 0.5 ms); and CPU time at -n 1 over the control's (median of per-round ratios),
+the steadier reading on a machine whose server latency moves from run to run.
 
 Part 2, strategies on two databases (issue 14). The generated suite for postgres
 and mysql (MariaDB here), small tests (insert, commit, read back) under rollback,
@@ -482,6 +483,16 @@ def scaling_table(results: dict[int, dict[str, list[Result]]]) -> str:
         runs = results[workers].get(name, [])
         return bench.median_of(runs, lambda r: r.marks.get("median_ms"))
 
+    def cpu_ratio(name: str, control: str | None) -> float:
+        """CPU of `name` over its control's at -n 1, the median of per-round ratios:
+        steadier than wall time when the server's latency moves from run to run."""
+        if control is None:
+            return float("nan")
+        mine, theirs = results[1].get(name, []), results[1].get(control, [])
+        if not mine or len(mine) != len(theirs):
+            return float("nan")
+        return bench.paired_ratio([r.cpu for r in mine], [r.cpu for r in theirs])
+
     rows = []
     for name in results[1]:
         speedup = wall(name, 1) / wall(name, 2)
@@ -504,13 +515,14 @@ def scaling_table(results: dict[int, dict[str, list[Result]]]) -> str:
                 per_test(name, 1),
                 per_test(name, 2),
                 overhead,
+                bench.median([r.cpu for r in results[1].get(name, [])]),
+                cpu_ratio(name, control),
                 verdict,
             ]
         )
     header = ["variant", "-n 1 s", "-n 2 s", "speed-up", "/ control's", "ms/test -n 1"]
-    return bench.markdown_table(
-        [*header, "ms/test -n 2", "overhead vs none ms (-n 1)", "verdict"], rows
-    )
+    header += ["ms/test -n 2", "overhead vs none ms (-n 1)", "CPU s -n 1"]
+    return bench.markdown_table([*header, "CPU / control's (-n 1)", "verdict"], rows)
 
 
 def strategies(args: argparse.Namespace, scratch: Path, urls: dict[str, str]) -> None:

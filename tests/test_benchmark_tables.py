@@ -156,18 +156,22 @@ def test_cold_start_without_answer_times_gives_no_verdict() -> None:
 
 
 def test_scaling_speed_up_is_compared_with_the_controls() -> None:
-    def runs(wall: float, per_test_ms: float) -> list[Result]:
-        return [result(wall, median_ms=per_test_ms)]
+    def runs(wall: float, per_test_ms: float, cpu: float = 1.0) -> list[Result]:
+        return [result(wall, cpu, median_ms=per_test_ms)]
 
     results = {
         1: {
-            "generated rollback": runs(6.0, 2.3),
+            "generated rollback": runs(6.0, 2.3, cpu=3.0),
             "generated none": runs(5.0, 2.0),
-            "control rollback": runs(4.0, 1.5),
+            "candidate rollback": runs(5.0, 2.2, cpu=2.4),
+            "candidate none": runs(5.0, 1.8),
+            "control rollback": runs(4.0, 1.5, cpu=2.0),
         },
         2: {
             "generated rollback": runs(4.0, 2.5),
             "generated none": runs(3.5, 2.2),
+            "candidate rollback": runs(2.5, 2.4),
+            "candidate none": runs(3.0, 2.0),
             "control rollback": runs(2.5, 1.6),
         },
     }
@@ -181,8 +185,16 @@ def test_scaling_speed_up_is_compared_with_the_controls() -> None:
     assert rollback[3] == "1.50"  # 6.0 / 4.0
     assert rollback[4] == "0.94"  # 1.5 / (4.0 / 2.5)
     assert rollback[7] == "0.30"  # 2.3 - 2.0 ms over no isolation
-    assert rollback[8] == "ok; overhead ok"
+    assert rollback[8] == "3.00"
+    assert rollback[9] == "1.50"  # CPU 3.0 / the control's 2.0
+    assert rollback[10] == "ok; overhead ok"
     assert rows["control rollback"][4] == "-"
+    # A candidate is read against the same control, and its own `none`.
+    candidate = rows["candidate rollback"]
+    assert candidate[4] == "1.25"  # (5.0 / 2.5) / (4.0 / 2.5)
+    assert candidate[7] == "0.40"  # 2.2 - 1.8
+    assert candidate[9] == "1.20"  # 2.4 / 2.0
+    assert candidate[10] == "ok; overhead ok"
 
 
 def test_bars_are_those_of_the_issues() -> None:
