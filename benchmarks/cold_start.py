@@ -17,7 +17,8 @@ time the harness noted it, `ready_at`) the first result came.
 Then where the time goes between the two: the phases of the run (a timeline plugin
 in the controller and in every xdist worker; the first worker's marks under -n 2).
 A second table runs the PostgreSQL tests alone (`-m postgres`): one service needed,
-one started.
+one started; a third one PostgreSQL test in a module of its own (the edit-run loop
+with nothing running yet, without the samples' imports).
 
 Each suite runs twice per round: as a command run before (pytest's cache on, as
 users have it; the untimed warm-up round ran it first), when the suite starts the
@@ -40,6 +41,24 @@ from _bench import Result, Setup
 
 SERVICES = ("postgres", "mysql", "redis", "rabbitmq")
 GAP_BAR = 0.5
+# The edit-run loop with nothing running yet: one test, one service, no samples'
+# imports. Not named test_*.py: the other selections do not collect it.
+ONE_TEST_PATH = "tests/integration/cold_one.py"
+ONE_TEST = """\
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+
+@pytest.mark.postgres
+def test_one(db_session: Session) -> None:
+    assert db_session.execute(text("SELECT 1")).scalar() == 1
+"""
+SELECTIONS = (
+    ("all samples", ["tests/integration"]),
+    ("PostgreSQL tests alone", ["tests/integration", "-m", "postgres"]),
+    ("one PostgreSQL test", [ONE_TEST_PATH]),
+)
 
 
 def main() -> None:
@@ -76,7 +95,9 @@ def run(args: argparse.Namespace, scratch: Path, images: dict[str, str]) -> None
         IT_PROVIDER="testcontainers", TESTCONTAINERS_RYUK_DISABLED="true", **images
     )
     rounds = 1 if args.quick else args.rounds
-    for selection, marker in (("all samples", None), ("PostgreSQL tests alone", "postgres")):
+    for project, _ in projects.values():
+        (project / ONE_TEST_PATH).write_text(ONE_TEST)
+    for selection, target in SELECTIONS:
         for workers in (2,) if args.quick else (0, 2):
             setups = []
             for name, (project, python) in projects.items():
@@ -84,15 +105,13 @@ def run(args: argparse.Namespace, scratch: Path, images: dict[str, str]) -> None
                     str(python),
                     "-m",
                     "pytest",
-                    "tests/integration",
+                    *target,
                     "-q",
                     "-p",
                     "bench_timeline",
                     "-n",
                     str(workers),
                 ]
-                if marker:
-                    argv += ["-m", marker]
                 # pytest's cache on, as users have it: the command was run before
                 # (the warm-up round), so the suite may start its services early.
                 setups.append(Setup(name, project, argv, env, check=passed))

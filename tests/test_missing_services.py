@@ -110,6 +110,43 @@ def silent_image(images: dict[str, str], tmp_path_factory: pytest.TempPathFactor
     return tag
 
 
+@pytest.fixture(scope="module")
+def dying_image(images: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An image that runs for a moment, says why it gives up and exits with code 3."""
+    context = tmp_path_factory.mktemp("dying")
+    (context / "Dockerfile").write_text(
+        f"FROM {images['IT_REDIS_IMAGE']}\n"
+        'ENTRYPOINT ["/bin/sh", "-c", "echo FATAL: no space left; sleep 1; exit 3", "-"]\n'
+    )
+    tag = "copier-integration-tests/dying:1"
+    subprocess.run(
+        ["docker", "build", "-q", "-t", tag, str(context)], check=True, capture_output=True
+    )
+    return tag
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("provider", ["testcontainers", "compose"])
+def test_container_that_exits_while_starting_is_reported_at_once(
+    project: Path, suite_python: Path, dying_image: str, provider: str
+) -> None:
+    # Were the exit not noticed, the run would wait out the startup timeout and say
+    # "did not become ready".
+    with ContainerCensus([dying_image]) as census:
+        result = run(
+            project,
+            suite_python,
+            IT_PROVIDER=provider,
+            IT_POSTGRES_IMAGE=dying_image,
+            IT_STARTUP_TIMEOUT="60",
+        )
+    assert result.returncode == 1
+    assert "postgres: failed to start:" in result.output, result.output[-3000:]
+    assert "its container exited (exit code 3) before answering" in result.output
+    assert "FATAL: no space left" in result.output
+    assert census.count()[dying_image] == 0
+
+
 @pytest.mark.docker
 @pytest.mark.parametrize("provider", ["testcontainers", "compose"])
 def test_service_that_never_answers_times_out_with_its_logs_and_is_removed(

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import shutil
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from testcontainers.core.docker_client import DockerClient
 
 _API_TIMEOUT_SECONDS = 10
+# How often a starting container is asked whether it still runs (an API call), between
+# readiness attempts.
+_STATUS_EVERY_SECONDS = 0.5
 
 
 def docker_client() -> DockerClient:
@@ -18,6 +24,11 @@ def docker_client() -> DockerClient:
     from testcontainers.core.docker_client import DockerClient
 
     return DockerClient(timeout=_API_TIMEOUT_SECONDS)
+
+
+def load_sdk() -> None:
+    """Import the Docker SDK, through testcontainers, before it is needed."""
+    importlib.import_module("testcontainers.core.container")
 
 
 @functools.cache
@@ -45,3 +56,28 @@ def _explain(error: str) -> str:
             "or the docker service"
         )
     return f"Docker does not answer on {where}: {error}"
+
+
+class ExitWatch:
+    """Why a container the suite is starting can no longer answer ("" while it may),
+    for readiness.wait_until_ready: a container that exits is reported at once, not
+    after the startup timeout.
+
+    `current` returns the container (docker-py's Container, attributes fresh from the
+    engine), or None when there is none; Docker is asked at most every
+    _STATUS_EVERY_SECONDS.
+    """
+
+    def __init__(self, current: Callable[[], Any]) -> None:
+        self._current = current
+        self._next_check = time.monotonic() + _STATUS_EVERY_SECONDS
+
+    def __call__(self) -> str:
+        if time.monotonic() < self._next_check:
+            return ""
+        self._next_check = time.monotonic() + _STATUS_EVERY_SECONDS
+        container = self._current()
+        if container is None or container.status not in {"exited", "dead"}:
+            return ""
+        code = container.attrs.get("State", {}).get("ExitCode")
+        return f"its container {container.status} (exit code {code}) before answering"

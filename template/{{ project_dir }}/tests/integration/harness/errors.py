@@ -33,6 +33,11 @@ class ServiceNotReadyError(IntegrationSetupError):
     """A service was started or named but never answered within the startup timeout."""
 
 
+class ServiceExitedError(IntegrationSetupError):
+    """What the suite started to serve it exited before answering: waiting longer
+    cannot help."""
+
+
 class ServiceRefusedError(IntegrationSetupError):
     """The service answered and said no: waiting longer cannot help."""
 

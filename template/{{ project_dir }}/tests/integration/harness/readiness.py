@@ -5,19 +5,32 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from .errors import ServiceNotReadyError, ServiceRefusedError
+from .errors import ServiceExitedError, ServiceNotReadyError, ServiceRefusedError
 
 _FIRST_INTERVAL = 0.05
 _MAX_INTERVAL = 1.0
+# A service the suite has just started answers within seconds, and every cold start
+# waits for the poll that sees it: at most this long after it could answer. An early
+# attempt costs one refused connection.
+_JUST_STARTED_MAX_INTERVAL = 0.1
 # No single attempt may take longer than this, so the deadline is kept even when the
 # service accepts connections and then never answers (a frozen process).
 _MAX_ATTEMPT_SECONDS = 10.0
 
 Probe = Callable[[float], None]
+# Why the service can never answer now (its container exited), or "" while it still
+# may.
+ExitCheck = Callable[[], str]
 
 
-def wait_until_ready(
-    probe: Probe, *, what: str, timeout: float, fail_fast: bool
+def wait_until_ready(  # noqa: PLR0913 - keyword-only knobs of one loop
+    probe: Probe,
+    *,
+    what: str,
+    timeout: float,
+    fail_fast: bool,
+    just_started: bool = False,
+    exited: ExitCheck | None = None,
 ) -> float:
     """Call `probe(seconds)` until it returns without raising; return the time taken.
 
@@ -25,10 +38,13 @@ def wait_until_ready(
     line: log wording changes between image versions, the protocol does not. With
     `fail_fast` (a server someone else runs) a definitive refusal ends the wait at
     once; a server the suite is still starting may refuse for a moment.
+    `just_started` (the suite started it) polls often; `exited` ends the wait as soon
+    as what serves it is gone (a container that exited).
     """
     started = time.monotonic()
     deadline = started + timeout
     interval = _FIRST_INTERVAL
+    max_interval = _JUST_STARTED_MAX_INTERVAL if just_started else _MAX_INTERVAL
     while True:
         remaining = deadline - time.monotonic()
         try:
@@ -39,6 +55,9 @@ def wait_until_ready(
             last_error = exc
         else:
             return time.monotonic() - started
+        gone = exited() if exited is not None else ""
+        if gone:
+            raise ServiceExitedError(f"{what}: {gone}") from last_error
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise ServiceNotReadyError(
@@ -46,4 +65,4 @@ def wait_until_ready(
                 f"(last error: {type(last_error).__name__}: {last_error})"
             )
         time.sleep(min(interval, remaining))
-        interval = min(interval * 2, _MAX_INTERVAL)
+        interval = min(interval * 2, max_interval)

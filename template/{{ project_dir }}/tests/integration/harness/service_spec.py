@@ -33,7 +33,10 @@ class ServiceSpec:
     # One readiness round trip within `seconds`; raises while the service does not
     # answer yet, and ServiceRefusedError when it answers "no" (see errors.py).
     probe: Callable[[str, float], None]
-    # Builds a testcontainers object for an image, configured but not started.
+    # Builds a testcontainers object for an image, configured but not started: a plain
+    # DockerContainer, whose start waits for nothing. The provider's readiness wait (a
+    # round trip from here, polled often) is the only one; testcontainers' classes
+    # per image would first wait with checks of their own, every 0.2 s.
     make_container: Callable[[str, dict[str, str]], DockerContainer]
     # Checks a user-supplied URL before anything connects to it: ValueError when it
     # cannot work, UnsafeTargetError when the suite must not touch it.

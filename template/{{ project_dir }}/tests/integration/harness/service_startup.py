@@ -28,6 +28,9 @@ from .sweep import sweep_dead_runs
 _STARTING_PROVIDERS = frozenset({"testcontainers", "compose", "embedded"})
 # After Ctrl-C, clean-up on servers we did not start gets this long per call.
 _INTERRUPTED_TIMEOUT_SECONDS = 1.0
+# The first test waits on this lock while services start (an early start, another
+# worker): filelock's default 0.05 s poll would add up to that to every cold start.
+_LOCK_POLL_SECONDS = 0.01
 
 
 def ensure_services(
@@ -37,7 +40,9 @@ def ensure_services(
     # Another worker may be pulling images and starting every service right now.
     lock_timeout = settings.startup_timeout * 3 + 60
     try:
-        with run.lock("services", timeout=lock_timeout):
+        with run.lock("services", timeout=lock_timeout).acquire(
+            poll_interval=_LOCK_POLL_SECONDS
+        ):
             known = run.read_endpoints()
             missing = [SPECS[name] for name in names if name not in known]
             if missing:

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from ..endpoints import ServiceEndpoint, masked_url
 from ..errors import Cause
-from ..readiness import wait_until_ready
+from ..readiness import ExitCheck, wait_until_ready
 from ..run_state import RunState
 from ..service_spec import ServiceSpec
 from ..settings import RunSettings
@@ -34,14 +34,24 @@ class Provider(ABC):
         """How to remove services kept with --it-keep ("" when nothing to say)."""
         return ""
 
-    def wait_ready(
-        self, spec: ServiceSpec, url: str, *, timeout: float, fail_fast: bool = False
+    def wait_ready(  # noqa: PLR0913 - keyword-only, passed on to the wait
+        self,
+        spec: ServiceSpec,
+        url: str,
+        *,
+        timeout: float,
+        fail_fast: bool = False,
+        just_started: bool = False,
+        exited: ExitCheck | None = None,
     ) -> float:
+        """Wait for `spec` to answer at `url` (see readiness.py)."""
         return wait_until_ready(
             lambda seconds: spec.probe(url, seconds),
             what=f"{spec.name} at {masked_url(url)}",
             timeout=timeout,
             fail_fast=fail_fast,
+            just_started=just_started,
+            exited=exited,
         )
 
     def kept_if_answering(self, spec: ServiceSpec, url: str) -> ServiceEndpoint | None:

@@ -15,12 +15,13 @@ import shutil
 import subprocess
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from .. import answers
 from ..concurrency import map_concurrently
-from ..docker_engine import docker_problem
+from ..docker_engine import ExitWatch, docker_client, docker_problem
 from ..endpoints import ServiceEndpoint
-from ..errors import Cause
+from ..errors import Cause, ServiceExitedError
 from ..run_state import SUITE_DIR, checkout_id
 from ..service_spec import ServiceSpec
 from .base import Provider
@@ -145,15 +146,26 @@ class ComposeProvider(Provider):
     ) -> ServiceEndpoint:
         try:
             url = self._published_url(project, spec)
-            self.wait_ready(spec, url, timeout=self.settings.startup_timeout)
+            self.wait_ready(
+                spec,
+                url,
+                timeout=self.settings.startup_timeout,
+                just_started=True,
+                exited=ExitWatch(lambda: _service_container(project, spec)),
+            )
         except Exception as exc:  # noqa: BLE001 - reported with the service's log tail
             logs = self._compose(
                 project, "logs", "--no-color", "--tail", str(_LOG_LINES), spec.name
             )
+            cause = (
+                Cause.FAILED_TO_START
+                if isinstance(exc, ServiceExitedError)
+                else Cause.NOT_READY
+            )
             return self.failure(
                 spec,
-                Cause.NOT_READY,
-                f"{spec.name}: {Cause.NOT_READY.value}: compose service: "
+                cause,
+                f"{spec.name}: {cause.value}: compose service: "
                 f"{next(iter(str(exc).splitlines()), '')}\n"
                 f"last log lines:\n{_tail(logs.stdout)}",
             )
@@ -237,6 +249,17 @@ _NO_COMPOSE = (
     "Docker Compose is not installed: install the compose plugin (`docker compose`) "
     "or docker-compose"
 )
+
+
+def _service_container(project: str, spec: ServiceSpec) -> Any:
+    """The container of `spec` in `project` (docker-py's), or None: Compose v1 and
+    v2 both label their containers with the project and service."""
+    labels = [
+        f"com.docker.compose.project={project}",
+        f"com.docker.compose.service={spec.name}",
+    ]
+    found = docker_client().client.containers.list(all=True, filters={"label": labels})
+    return found[0] if found else None
 
 
 def _tail(text: str) -> str:

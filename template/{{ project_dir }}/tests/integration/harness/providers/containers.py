@@ -12,12 +12,12 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import answers
 from ..concurrency import map_concurrently
-from ..docker_engine import docker_client, docker_problem
+from ..docker_engine import ExitWatch, docker_client, docker_problem
 from ..endpoints import ServiceEndpoint
 from ..errors import Cause, ServiceNotReadyError
 from ..janitor import LABEL
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from testcontainers.core.docker_client import DockerClient
 
 _LOG_LINES = 10
-# testcontainers polls readiness once a second by default; a test run waits for it.
-_POLL_SECONDS = 0.2
 
 
 class ContainersProvider(Provider):
@@ -86,10 +84,6 @@ class ContainersProvider(Provider):
     def _configure_testcontainers(self) -> None:
         from testcontainers.core.config import testcontainers_config
 
-        testcontainers_config.sleep_time = _POLL_SECONDS
-        testcontainers_config.max_tries = int(
-            self.settings.startup_timeout / _POLL_SECONDS
-        )
         if self.settings.keep_services:
             # Ryuk removes a session's containers when its process exits: exactly
             # what --it-keep must not do. Our labels take over the clean-up.
@@ -116,13 +110,18 @@ class ContainersProvider(Provider):
     def _start(self, spec: ServiceSpec, container: DockerContainer) -> ServiceEndpoint:
         started = time.monotonic()
         try:
-            container.start()
+            container.start()  # created and started; the specs add no wait of theirs
             url = spec.url_for(
                 container.get_container_host_ip(), container.get_exposed_port(spec.port)
             )
-            # The container's own check passed; one round trip from here proves the
-            # published port works too.
-            self.wait_ready(spec, url, timeout=self.settings.startup_timeout)
+            # Ready is a round trip from here, through the published port.
+            self.wait_ready(
+                spec,
+                url,
+                timeout=self.settings.startup_timeout,
+                just_started=True,
+                exited=ExitWatch(_refreshed(container)),
+            )
             if self.settings.keep_services:
                 kept_record.remember(
                     spec.name, container.get_wrapped_container().id, url
@@ -133,7 +132,7 @@ class ContainersProvider(Provider):
                 container.stop()
             cause = (
                 Cause.NOT_READY
-                if isinstance(exc, (ServiceNotReadyError, TimeoutError))
+                if isinstance(exc, ServiceNotReadyError)
                 else Cause.FAILED_TO_START
             )
             return self.failure(
@@ -229,6 +228,17 @@ def _reachable_address(
         else client.gateway_ip(container_id)
     )
     return host, int(client.port(container_id, port))
+
+
+def _refreshed(container: DockerContainer) -> Callable[[], Any]:
+    """The container's state as Docker has it now, for ExitWatch."""
+    wrapped = container.get_wrapped_container()
+
+    def refresh() -> Any:
+        wrapped.reload()
+        return wrapped
+
+    return refresh
 
 
 def _first_line(exc: BaseException) -> str:

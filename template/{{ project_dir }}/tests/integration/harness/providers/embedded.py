@@ -48,7 +48,12 @@ class EmbeddedProvider(Provider):
         try:
             server = spec.embedded.start(directory, self.settings.startup_timeout)
             remember_server(directory, server)
-            self.wait_ready(spec, server.url, timeout=self.settings.startup_timeout)
+            self.wait_ready(
+                spec,
+                server.url,
+                timeout=self.settings.startup_timeout,
+                just_started=True,
+            )
         except EmbeddedUnavailableError as exc:
             stop_server(directory)
             return self.failure(

@@ -41,6 +41,13 @@ def assign_providers(
     return plan, missing
 
 
+def asks_docker(settings: RunSettings) -> bool:
+    """Whether serving a service that has no URL goes through Docker (its SDK)."""
+    if settings.provider == "auto":
+        return answers.DEFAULT_PROVIDER != "external"
+    return settings.provider in {ContainersProvider.name, ComposeProvider.name}
+
+
 def make_provider(name: str, run: RunState, settings: RunSettings) -> Provider:
     return PROVIDER_CLASSES[name](run, settings)
 

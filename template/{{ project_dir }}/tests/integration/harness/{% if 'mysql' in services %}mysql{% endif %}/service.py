@@ -95,14 +95,15 @@ def is_connection_error(error: BaseException) -> bool:
 
 
 def make_container(image: str, labels: dict[str, str]) -> DockerContainer:
-    from testcontainers.community.mysql import MySqlContainer
+    # No wait of its own: see ServiceSpec.make_container.
+    from testcontainers.core.container import DockerContainer
 
     return (
-        MySqlContainer(
+        DockerContainer(
             image,
-            username="root",  # CREATE DATABASE needs it
-            password="test",  # noqa: S106 - a throw-away test server
-            dbname="test",
+            # root, because CREATE DATABASE needs it; the MariaDB images read these too.
+            env={"MYSQL_ROOT_PASSWORD": "test", "MYSQL_DATABASE": "test"},
+            ports=[REGISTRY["mysql"].port],
             labels=labels,
         )
         .with_command(list(FAST_SERVER_FLAGS))

@@ -90,15 +90,18 @@ def is_connection_error(error: BaseException) -> bool:
 
 
 def make_container(image: str, labels: dict[str, str]) -> DockerContainer:
-    from testcontainers.community.postgres import PostgresContainer
+    # No wait of its own: see ServiceSpec.make_container.
+    from testcontainers.core.container import DockerContainer
 
     return (
-        PostgresContainer(
+        DockerContainer(
             image,
-            username="test",
-            password="test",  # noqa: S106 - a throw-away test server
-            dbname="test",
-            driver=None,
+            env={
+                "POSTGRES_USER": "test",
+                "POSTGRES_PASSWORD": "test",
+                "POSTGRES_DB": "test",
+            },
+            ports=[REGISTRY["postgres"].port],
             labels=labels,
         )
         .with_command(["postgres", *FAST_SERVER_FLAGS])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from ..answers import REGISTRY
 from ..errors import Cause, ServiceRefusedError
 from ..service_spec import ServiceSpec
 
@@ -101,9 +102,15 @@ def is_connection_error(error: BaseException) -> bool:
 
 
 def make_container(image: str, labels: dict[str, str]) -> DockerContainer:
-    from testcontainers.community.rabbitmq import RabbitMqContainer
+    # No wait of its own: see ServiceSpec.make_container.
+    from testcontainers.core.container import DockerContainer
 
-    return RabbitMqContainer(image, labels=labels).with_tmpfs_mount("/var/lib/rabbitmq")
+    return DockerContainer(
+        image,
+        env={"RABBITMQ_DEFAULT_USER": "guest", "RABBITMQ_DEFAULT_PASS": "guest"},
+        ports=[REGISTRY["rabbitmq"].port],
+        labels=labels,
+    ).with_tmpfs_mount("/var/lib/rabbitmq")
 
 
 def release_run(

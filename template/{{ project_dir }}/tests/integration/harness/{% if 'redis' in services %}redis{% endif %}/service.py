@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from ..answers import REGISTRY
 from ..errors import Cause, ServiceRefusedError
 from ..service_spec import ServiceSpec
 from .embedded import EmbeddedRedis
@@ -62,9 +63,10 @@ def is_connection_error(error: BaseException) -> bool:
 
 
 def make_container(image: str, labels: dict[str, str]) -> DockerContainer:
-    from testcontainers.community.redis import RedisContainer
+    # No wait of its own: see ServiceSpec.make_container.
+    from testcontainers.core.container import DockerContainer
 
-    return RedisContainer(image, labels=labels)
+    return DockerContainer(image, ports=[REGISTRY["redis"].port], labels=labels)
 
 
 def release_run(
