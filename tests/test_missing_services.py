@@ -94,35 +94,30 @@ def test_container_that_cannot_start_says_why_and_is_removed(
     assert census.count()[impostor] == 0
 
 
-@pytest.fixture(scope="module")
-def silent_image(images: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> str:
-    """An image that runs forever and never answers on any port, whatever its args."""
-    context = tmp_path_factory.mktemp("silent")
-    base = images["IT_REDIS_IMAGE"]  # any local image with /bin/sh
+def shell_image(images: dict[str, str], context: Path, name: str, script: str) -> str:
+    """A local image (any with /bin/sh) whose entrypoint is `script`, whatever its args."""
     (context / "Dockerfile").write_text(
-        f"FROM {base}\n"
-        'ENTRYPOINT ["/bin/sh", "-c", "echo pretending to be a server; exec sleep 3600", "-"]\n'
+        f'FROM {images["IT_REDIS_IMAGE"]}\nENTRYPOINT ["/bin/sh", "-c", "{script}", "-"]\n'
     )
-    tag = "copier-integration-tests/silent:1"
+    tag = f"copier-integration-tests/{name}:1"
     subprocess.run(
         ["docker", "build", "-q", "-t", tag, str(context)], check=True, capture_output=True
     )
     return tag
+
+
+@pytest.fixture(scope="module")
+def silent_image(images: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An image that runs forever and never answers on any port, whatever its args."""
+    script = "echo pretending to be a server; exec sleep 3600"
+    return shell_image(images, tmp_path_factory.mktemp("silent"), "silent", script)
 
 
 @pytest.fixture(scope="module")
 def dying_image(images: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> str:
     """An image that runs for a moment, says why it gives up and exits with code 3."""
-    context = tmp_path_factory.mktemp("dying")
-    (context / "Dockerfile").write_text(
-        f"FROM {images['IT_REDIS_IMAGE']}\n"
-        'ENTRYPOINT ["/bin/sh", "-c", "echo FATAL: no space left; sleep 1; exit 3", "-"]\n'
-    )
-    tag = "copier-integration-tests/dying:1"
-    subprocess.run(
-        ["docker", "build", "-q", "-t", tag, str(context)], check=True, capture_output=True
-    )
-    return tag
+    script = "echo FATAL: no space left; sleep 1; exit 3"
+    return shell_image(images, tmp_path_factory.mktemp("dying"), "dying", script)
 
 
 @pytest.mark.docker
