@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,9 @@ def test_external_services_pass_and_are_left_clean(
     assert rabbitmq_objects() == objects_before
 
 
+# The async render holds every test of the sync one (the same files, plus async ones):
+# its orders cover both.
+@pytest.mark.parametrize("async_tests", [True], ids=["async"], scope="module")
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
 def test_random_order_changes_nothing(
     project: Path, suite_python: Path, native_urls: dict[str, str], seed: int, async_tests: bool
@@ -133,3 +137,39 @@ def test_a_run_imports_only_the_clients_its_tests_use(
             assert loaded, f"{selected}: {service}'s client was never imported"
         else:
             assert not loaded, f"{selected} imported {sorted(loaded)}, for {service}"
+
+
+def test_loading_the_harness_imports_no_client_and_no_sqlalchemy(
+    project: Path, suite_python: Path
+) -> None:
+    """A command run before starts its services once harness/plugin.py is loaded: the
+    service modules it imports must not pull in SQLAlchemy or a client library (that
+    was ~0.1 s before every container of a cold start, issue 16). The fixture modules
+    every run registers leave factory-boy (and Faker) to the tests that use a factory.
+    What the services name to import while they start (first_use_imports) exists."""
+    heavy = {"sqlalchemy", "docker", "testcontainers"} | set().union(*CLIENTS.values())
+    script = (
+        "import importlib, json, sys; sys.path.insert(0, 'tests'); "
+        "top = lambda: sorted({name.partition('.')[0] for name in sys.modules}); "
+        "import integration.harness.plugin; "
+        "plugin = top(); "
+        "from integration.harness.catalog import SPECS, fixture_modules; "
+        "fixture_modules(); "
+        "fixtures = top(); "
+        "warmed = [importlib.import_module(m).__name__ "
+        "for spec in SPECS.values() for m in spec.first_use_imports]; "
+        "print(json.dumps([plugin, fixtures, warmed]))"
+    )
+    result = subprocess.run(
+        [str(suite_python), "-c", script],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=clean_environment(),
+    )
+    plugin, fixtures, warmed = json.loads(result.stdout)
+    assert heavy & set(plugin) == set()
+    assert "sqlalchemy" in fixtures  # the SQL fixtures are there, without these:
+    assert {"factory", "faker"} & set(fixtures) == set()
+    assert len(warmed) >= 2  # PostgreSQL's and MySQL's SQLAlchemy dialects

@@ -19,8 +19,13 @@ _API_TIMEOUT_SECONDS = 10
 _STATUS_EVERY_SECONDS = 0.5
 
 
+@functools.cache
 def docker_client() -> DockerClient:
-    """A client for the engine testcontainers uses (DOCKER_HOST, docker context)."""
+    """A client for the engine testcontainers uses (DOCKER_HOST, docker context).
+
+    One per process: each new one asks the engine for its API version first, a round
+    trip before every call that a cold start would wait for.
+    """
     from testcontainers.core.docker_client import DockerClient
 
     return DockerClient(timeout=_API_TIMEOUT_SECONDS)

@@ -49,6 +49,9 @@ class ServiceSpec:
     release_run: Callable[[ServiceEndpoint, RunState, RunSettings], None] | None = None
     # How to run it from a wheel without Docker (the embedded provider), if possible.
     embedded: EmbeddedServer | None = None
+    # Modules its first test imports after the service answers (SQLAlchemy's dialect
+    # for it): imported while the run waits for the service to start instead.
+    first_use_imports: tuple[str, ...] = ()
 
     @classmethod
     def registered(cls, name: str, **code: Any) -> ServiceSpec:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import signal
 import sys
 import threading
@@ -40,9 +41,7 @@ def ensure_services(
     # Another worker may be pulling images and starting every service right now.
     lock_timeout = settings.startup_timeout * 3 + 60
     try:
-        with run.lock("services", timeout=lock_timeout).acquire(
-            poll_interval=_LOCK_POLL_SECONDS
-        ):
+        with _services_lock(run, lock_timeout, names):
             known = run.read_endpoints()
             missing = [SPECS[name] for name in names if name not in known]
             if missing:
@@ -62,6 +61,32 @@ def ensure_services(
             "raise IT_STARTUP_TIMEOUT if your images are slow to pull"
         ) from None
     return {name: known[name] for name in names}
+
+
+@contextlib.contextmanager
+def _services_lock(
+    run: RunState, timeout: float, names: Sequence[str]
+) -> Iterator[None]:
+    """The run's services lock. While another thread or worker holds it (starting
+    services), this one imports what the first test of `names` will need."""
+    lock = run.lock("services", timeout=timeout)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        _import_first_use_modules(names)
+        lock.acquire(poll_interval=_LOCK_POLL_SECONDS)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _import_first_use_modules(names: Sequence[str]) -> None:
+    for name in names:
+        for module in SPECS[name].first_use_imports:
+            # A module that is missing fails where the test imports it, with its name.
+            with contextlib.suppress(ImportError):
+                importlib.import_module(module)
 
 
 def start_services(
