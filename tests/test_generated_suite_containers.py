@@ -38,19 +38,22 @@ def test_one_container_per_service_during_the_run_and_none_after(
     assert census.new_networks("it-shop-") == []
 
 
-def test_the_same_command_again_starts_its_services_before_collection(
+def test_services_start_before_collection_first_from_the_source_then_as_last_time(
     project: Path, suite_python: Path, images: dict[str, str]
 ) -> None:
-    # pytest's cache (tests/integration/.pytest_cache) remembers what the command used.
+    # A command's first run reads what its tests need from their source (forecast.py);
+    # pytest's cache (tests/integration/.pytest_cache) then remembers what it used.
     env = clean_environment(IT_PROVIDER="testcontainers", **images)
     pytest_command = [str(suite_python), "-m", "pytest"]
     command = ("-m", "postgres", "-n", "2")
     first = run_suite(project, pytest_command, *command, env=env, cache=True)
     first.assert_all_passed(at_least=15)
-    assert "started early" not in first.output
+    assert "started early, as the selected tests' fixtures ask: postgres" in first.output
     second = run_suite(project, pytest_command, *command, env=env, cache=True)
     second.assert_all_passed(at_least=15)
     assert "started early, as this command did last: postgres" in second.output
-    other = run_suite(project, pytest_command, "-m", "postgres", env=env, cache=True)
-    assert "started early" not in other.output  # another command: collection decides
+    # -k selects by names only collection knows: collection decides.
+    other = run_suite(project, pytest_command, "-k", "user", env=env, cache=True)
+    other.assert_all_passed(at_least=5)
+    assert "started early" not in other.output
     shutil.rmtree(project / "tests/integration/.pytest_cache")

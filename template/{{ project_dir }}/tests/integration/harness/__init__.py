@@ -12,6 +12,8 @@ Map, from a test down to the server:
     guest.py        runs only under tests/integration/pytest.ini; else stays out
     service_startup starts what is needed once per run (xdist workers share it),
                     releases it at the end; sweep.py cleans up after dead runs
+    forecast.py     a command's first run: what its tests need, read from their
+                    source, so services start while pytest collects
     providers/      where a service comes from: external URL, testcontainers,
                     compose, embedded wheel (selection.py picks one per service)
     <service>/      service.py: how to reach, probe, start and clean one service;

@@ -34,17 +34,31 @@ def services_used(item: pytest.Item) -> list[str]:
     """Services a test needs, from the fixtures it requests directly or indirectly.
 
     db_session & co. reach their database through `database_service`: its
-    parameter when a test or conftest parametrizes it, else the default.
+    parameter when a test or conftest parametrizes it, the name an override
+    returns (`return "mysql"`), else the default.
     """
     fixturenames: Sequence[str] = getattr(item, "fixturenames", ())
     used = [name for name in SPECS if f"{name}_service" in fixturenames]
     if DATABASE_CHOICE in fixturenames and SQL_SERVICES:
         callspec = getattr(item, "callspec", None)
         params = callspec.params if callspec is not None else {}
-        chosen = str(params.get(DATABASE_CHOICE, SQL_SERVICES[0]))
+        chosen = str(params.get(DATABASE_CHOICE) or _overridden_choice(item))
         if chosen in SPECS and chosen not in used:
             used.append(chosen)
     return used
+
+
+def _overridden_choice(item: pytest.Item) -> str:
+    """What the closest `database_service` returns when its source says it with a
+    literal; the default otherwise (the harness's own, or a computed choice)."""
+    # pytest's fixture info is private; without it, the default (as before).
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs.get(DATABASE_CHOICE) if info else None
+    if definitions:
+        from .forecast import literal_return_of
+
+        return literal_return_of(definitions[-1].func) or SQL_SERVICES[0]
+    return SQL_SERVICES[0]
 
 
 def add_markers(items: Sequence[pytest.Item]) -> None:

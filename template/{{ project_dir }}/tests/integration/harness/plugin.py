@@ -34,6 +34,7 @@ from .concurrency import start_thread
 from .docker_engine import load_sdk
 from .endpoints import ServiceEndpoint
 from .errors import Cause
+from .forecast import forecast
 from .markers import add_markers, services_used
 from .providers.selection import asks_docker
 from .run_state import RunState
@@ -64,7 +65,7 @@ class IntegrationPlugin:
             self.run.describe(project=_project_name(), keep=self.settings.keep_services)
         self._early_start: threading.Thread | None = None
         if self.run.is_owner and not config.option.collectonly:
-            self._start_early(_remembered_selection(config))
+            self._start_early(*_early_selection(config))
         if self.run.is_owner and hasattr(config, "workerinput"):
             warnings.warn(
                 "tests/integration/conftest.py was not loaded by the pytest-xdist "
@@ -74,10 +75,11 @@ class IntegrationPlugin:
             )
 
     # ------------------------------------------------------------ start-up
-    def _start_early(self, names: list[str]) -> None:
-        """Start what the same command needed last time while pytest imports and
-        collects (and xdist boots its workers): a cold start then waits for the
-        slowest service, not for it plus the start-up. Collection still decides:
+    def _start_early(self, names: list[str], reason: str) -> None:
+        """Start what the same command needed last time, or else what the selected
+        tests' source asks for (forecast.py), while pytest imports and collects (and
+        xdist boots its workers): a cold start then waits for the slowest service,
+        not for it plus the start-up. Collection still decides:
         whatever it needs is ensured as before (waiting for this start under the
         services lock), and a service started here that it no longer needs is
         released at the end like any other."""
@@ -89,10 +91,7 @@ class IntegrationPlugin:
                 ensure_services(names, self.run, self.settings)
             except Exception:  # noqa: BLE001 - collection asks again and reports it
                 return
-            listed = ", ".join(names)
-            self.run.remember(
-                "notes", f"started early, as this command did last: {listed}"
-            )
+            self.run.remember("notes", f"started early, {reason}: {', '.join(names)}")
 
         if asks_docker(self.settings):
             # The start's thread would import the SDK beside collection's imports,
@@ -365,20 +364,31 @@ def _command(config: pytest.Config) -> str:
     return hashlib.sha256(arguments.encode()).hexdigest()
 
 
-def _remembered_selection(config: pytest.Config) -> list[str]:
+def _early_selection(config: pytest.Config) -> tuple[list[str], str]:
+    """What to start before collection: what this command used last time, else
+    (its first run) what the selected tests' source asks for."""
+    remembered = _remembered_selection(config)
+    if remembered is not None:
+        reason = "as this command did last"
+        names = remembered
+    else:
+        reason = "as the selected tests' fixtures ask"
+        names = forecast(config)
+    # A service only named by a URL answers at once anyway: nothing to win there.
+    return [n for n in names if n in SPECS and not SPECS[n].configured_url()], reason
+
+
+def _remembered_selection(config: pytest.Config) -> list[str] | None:
     """The services the same command used last time (pytest's cache, like --lf);
-    none after another command, or when the cache is off."""
+    None after another command, or when the cache is off."""
     cache = getattr(config, "cache", None)
     remembered = cache.get(_LAST_COMMAND, {}) if cache is not None else {}
     if not isinstance(remembered, dict) or remembered.get("command") != _command(
         config
     ):
-        return []
+        return None
     names = remembered.get("services", [])
-    # A service only named by a URL answers at once anyway: nothing to win there.
-    return [
-        name for name in names if name in SPECS and not SPECS[name].configured_url()
-    ]
+    return [name for name in names if isinstance(name, str)]
 
 
 def _remember_selection(config: pytest.Config, used: Counter[str]) -> None:
