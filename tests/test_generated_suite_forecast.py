@@ -2,9 +2,9 @@
 need are read from their source so they can start before collection. Checked against
 what collection then says (markers.services_used over the collected items) on the
 samples and on tests written as users write them: conftest fixtures, classes,
-`usefixtures`, database_service parametrized or overridden, `-m`; `getfixturevalue`,
-which collection cannot see.
-Where only collection can know (-k), it forecasts nothing.
+`usefixtures`, database_service parametrized or overridden, `-m`, `--deselect`; and
+`getfixturevalue`, which collection cannot see. Where only collection can know (-k),
+it forecasts nothing.
 """
 
 from __future__ import annotations
@@ -130,11 +130,13 @@ def forecast_and_needed(project: Path, python: Path, *args: str) -> dict[str, li
         (["tests/integration/mine/test_it.py::test_on_mysql"], ["mysql"]),
         (["tests/integration/mine/test_it.py::test_plain"], []),
         (["tests/integration/on_mysql"], ["mysql"]),
+        (["tests/integration/samples/test_cache.py", "tests/integration/on_mysql",
+          "--deselect", "samples/test_cache.py"], ["mysql"]),
     ],
     ids=[
         "suite-markexpr", "http", "redis", "node-id-param", "not-collected",
         "class-usefixtures", "parametrized", "none",
-        "overridden-database",
+        "overridden-database", "deselect",
     ],
 )  # fmt: skip
 def test_the_forecast_is_what_collection_then_needs(

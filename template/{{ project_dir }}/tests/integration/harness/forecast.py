@@ -141,7 +141,11 @@ class SourceReader:
         ]
         self.python_files = config.getini("python_files")
         self.ignored = [Path(p).resolve() for p in config.option.ignore or ()]
-        self.deselected = list(config.option.deselect or ())
+        self.ignored_globs = list(config.option.ignore_glob or ())
+        # pytest deselects node ids (relative to the rootdir) by prefix.
+        self.deselected = [
+            entry.partition("[")[0] for entry in config.option.deselect or ()
+        ]
 
     # ------------------------------------------------------------ selection
     def selected_tests(self) -> Iterator[tuple[Path, SourceTest, str]]:
@@ -174,19 +178,16 @@ class SourceReader:
         return any(fnmatch.fnmatch(path.name, p) for p in self.python_files)
 
     def is_ignored(self, path: Path) -> bool:
-        return any(path.is_relative_to(ignored) for ignored in self.ignored)
+        return any(path.is_relative_to(ignored) for ignored in self.ignored) or any(
+            fnmatch.fnmatch(str(path), glob) for glob in self.ignored_globs
+        )
 
     def chosen(self, test_file: Path, test: SourceTest, names: list[str]) -> bool:
-        node = "::".join((str(test_file), *test.path))
-        if any(self.deselects(entry, node) for entry in self.deselected):
+        relative = test_file.relative_to(self.config.rootpath).as_posix()
+        if "::".join((relative, *test.path)).startswith(tuple(self.deselected)):
             return False
         bare = [name.split("[")[0] for name in names]
         return list(test.path[: len(bare)]) == bare
-
-    def deselects(self, entry: str, node: str) -> bool:
-        path_text, _, rest = entry.partition("::")
-        full = str((self.config.invocation_params.dir / path_text).resolve())
-        return node == "::".join(filter(None, (full, rest.split("[")[0])))
 
     # ------------------------------------------------------------ fixtures
     def variants(
@@ -291,8 +292,6 @@ class SourceReader:
 
     def read_module(self, path: Path, tree: ast.Module, *, in_harness: bool) -> Module:
         module = Module(path)
-        if not _collects(tree.body):
-            return module
         module_marks = _pytestmark(tree.body)
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -301,6 +300,8 @@ class SourceReader:
                 )
             elif isinstance(node, ast.ClassDef):
                 self.read_class(module, node, (), module_marks)
+        if not _collects(tree.body):
+            module.tests.clear()
         return module
 
     def read_function(

@@ -36,6 +36,7 @@ from .endpoints import ServiceEndpoint
 from .errors import Cause
 from .forecast import forecast
 from .markers import add_markers, services_used
+from .providers import kept_record
 from .providers.selection import asks_docker
 from .run_state import RunState
 from .service_startup import defer_interrupts, ensure_services, release_services
@@ -93,11 +94,12 @@ class IntegrationPlugin:
                 return
             self.run.remember("notes", f"started early, {reason}: {', '.join(names)}")
 
-        if asks_docker(self.settings):
+        if asks_docker(self.settings) and not all(map(kept_record.recorded, names)):
             # The start's thread would import the SDK beside collection's imports,
             # taking turns with them for the GIL: imported first, here, it lets the
             # container be created ~0.15 s sooner. Collection has that time to
-            # spare: it then waits for the service.
+            # spare: it then waits for the service. Kept containers on record are
+            # found without the SDK (kept_record.py): nothing to import for them.
             load_sdk()
         self._early_start = start_thread(start, name="early-start")
 

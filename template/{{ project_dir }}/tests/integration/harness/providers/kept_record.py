@@ -30,6 +30,11 @@ _UNREADABLE = (OSError, ValueError)
 _NO_ANSWER = (OSError, ValueError, http.client.HTTPException)
 
 
+def recorded(service: str) -> bool:
+    """Whether a kept container of `service` was recorded (it may since have gone)."""
+    return _record_path(service).is_file()
+
+
 def remember(service: str, container_id: str, url: str) -> None:
     """Record the container a --it-keep run leaves for `service` (if the engine is
     reachable this way at all)."""
