@@ -23,10 +23,11 @@ with nothing running yet, without the samples' imports).
 Each suite runs twice per round: as a command run before (pytest's cache on, as
 users have it; the untimed warm-up round ran it first), when the suite starts the
 services that command used while pytest imports and collects; and as the first run
-of a command (`-p no:cacheprovider`), when services start once collection has said
-which are needed. Two more columns split the gap: how long the first test still
-waited for services once collection was over, and how long the first test then
-took (its fixtures: the worker's database; its call).
+of a command (`-p no:cacheprovider`), when it starts what its tests' source asks for
+(harness/forecast.py; before 0.2.6, once collection had said which were needed).
+Two more columns split the gap: how long the first test still waited for services
+once collection was over, and how long the first test then took (its fixtures: the
+worker's database; its call).
 """
 
 from __future__ import annotations
