@@ -156,6 +156,23 @@ def test_a_fixture_asked_for_by_name_is_forecast_too(project: Path, suite_python
     assert found == {"forecast": ["rabbitmq"], "needed": []}
 
 
+def test_a_computed_database_choice_is_left_to_collection(
+    project: Path, suite_python: Path
+) -> None:
+    # parametrize("database_service", CHOICES): the source does not say which.
+    computed = project / "tests/integration/mine/test_computed.py"
+    computed.write_text(
+        'import pytest\nCHOICES = ["my" + "sql"]\n\n\n'
+        '@pytest.mark.parametrize("database_service", CHOICES)\n'
+        "def test_on_computed(db_session):\n    pass\n"
+    )
+    try:
+        found = forecast_and_needed(project, suite_python, str(computed))
+    finally:
+        computed.unlink()
+    assert found == {"forecast": [], "needed": ["mysql"]}
+
+
 def test_with_a_keyword_selection_it_forecasts_nothing(project: Path, suite_python: Path) -> None:
     # -k matches names (parameter ids too) that only collection makes.
     found = forecast_and_needed(
