@@ -18,7 +18,9 @@ Then where the time goes between the two: the phases of the run (a timeline plug
 in the controller and in every xdist worker; the first worker's marks under -n 2).
 A second table runs the PostgreSQL tests alone (`-m postgres`): one service needed,
 one started; a third one PostgreSQL test in a module of its own (the edit-run loop
-with nothing running yet, without the samples' imports).
+with nothing running yet, without the samples' imports); a fourth a PostgreSQL test
+and then a RabbitMQ one: since 0.2.7 a test waits for its own services only, so the
+first result comes after PostgreSQL answers, not after RabbitMQ.
 
 Each suite runs twice per round: as a command run before (pytest's cache on, as
 users have it; the untimed warm-up round ran it first), when the suite starts the
@@ -55,10 +57,27 @@ from sqlalchemy.orm import Session
 def test_one(db_session: Session) -> None:
     assert db_session.execute(text("SELECT 1")).scalar() == 1
 """
+# Two services of very different readiness (PostgreSQL ~1-3 s, RabbitMQ ~5-8 s), one
+# test each, the PostgreSQL one first: does it wait for RabbitMQ?
+TWO_TESTS_PATH = "tests/integration/cold_two.py"
+TWO_TESTS = """\
+from pika.adapters.blocking_connection import BlockingChannel
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+
+def test_database(db_session: Session) -> None:
+    assert db_session.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_queue(amqp_channel: BlockingChannel) -> None:
+    assert amqp_channel.queue_declare(queue="", exclusive=True).method.queue
+"""
 SELECTIONS = (
     ("all samples", ["tests/integration"]),
     ("PostgreSQL tests alone", ["tests/integration", "-m", "postgres"]),
     ("one PostgreSQL test", [ONE_TEST_PATH]),
+    ("a PostgreSQL test, then a RabbitMQ one", [TWO_TESTS_PATH]),
 )
 
 
@@ -98,6 +117,7 @@ def run(args: argparse.Namespace, scratch: Path, images: dict[str, str]) -> None
     rounds = 1 if args.quick else args.rounds
     for project, _ in projects.values():
         (project / ONE_TEST_PATH).write_text(ONE_TEST)
+        (project / TWO_TESTS_PATH).write_text(TWO_TESTS)
     for selection, target in SELECTIONS:
         for workers in (2,) if args.quick else (0, 2):
             setups = []
@@ -196,6 +216,7 @@ def readiness_table(results: dict[str, list[Result]], *, worker_marks: bool = Fa
                 *(ready[s] for s in SERVICES),
                 slowest,
                 first,
+                bench.median_of(runs, lambda r: r.wall),
                 reported,
                 gap,
                 "ok" if gap <= GAP_BAR else "over",
@@ -206,7 +227,13 @@ def readiness_table(results: dict[str, list[Result]], *, worker_marks: bool = Fa
                 after,
             ]
         )
-    header = ["suite", *(f"{s} ready s" for s in SERVICES), "slowest s", "first result s"]
+    header = [
+        "suite",
+        *(f"{s} ready s" for s in SERVICES),
+        "slowest s",
+        "first result s",
+        "whole run s",
+    ]
     extra = ["waited after collection s", "first test after both s"]
     return bench.markdown_table(
         [

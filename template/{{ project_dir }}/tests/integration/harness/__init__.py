@@ -10,8 +10,9 @@ Map, from a test down to the server:
     plugin.py       the run's life: markers, which services the selected tests need,
                     one message per unavailable service, clean-up at the end
     guest.py        runs only under tests/integration/pytest.ini; else stays out
-    service_startup starts what is needed once per run (xdist workers share it),
-                    releases it at the end; sweep.py cleans up after dead runs
+    service_startup starts what is needed once per run (xdist workers share it;
+                    a lock per service: a test waits for its own), releases it at
+                    the end; sweep.py cleans up after dead runs
     forecast.py     a command's first run: what its tests need, read from their
                     source, so services start while pytest collects
     providers/      where a service comes from: external URL, testcontainers,

@@ -3,9 +3,10 @@
 Life of a run:
   configure     read options; join or start the run (the xdist controller hands it on)
   collection    mark tests, then start the services the selected tests need, at once
-                (not with --collect-only: discovery starts nothing)
-  tests         fixtures ask for endpoints; a missing service skips, or fails in CI;
-                a service that stops answering fails its later tests at once
+                (not with --collect-only: discovery starts nothing), in a thread
+  tests         fixtures ask for endpoints, each waiting for its own service only;
+                a missing service skips, or fails in CI; a service that stops
+                answering fails its later tests at once
   session end   the run's owner drops what tests created and stops what it started
   summary       provider, endpoint, readiness time and test count per service
 
@@ -24,7 +25,7 @@ import time
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Generator, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, cast
 
 import pytest
@@ -64,7 +65,9 @@ class IntegrationPlugin:
         self.interrupted = False
         if self.run.is_owner:
             self.run.describe(project=_project_name(), keep=self.settings.keep_services)
-        self._early_start: threading.Thread | None = None
+        # Threads that start services while pytest goes on: before collection
+        # (_start_early), and once collection has said which (_start_needed).
+        self._starts: list[threading.Thread] = []
         if self.run.is_owner and not config.option.collectonly:
             self._start_early(*_early_selection(config))
         if self.run.is_owner and hasattr(config, "workerinput"):
@@ -79,11 +82,11 @@ class IntegrationPlugin:
     def _start_early(self, names: list[str], reason: str) -> None:
         """Start what the same command needed last time, or else what the selected
         tests' source asks for (forecast.py), while pytest imports and collects (and
-        xdist boots its workers): a cold start then waits for the slowest service,
-        not for it plus the start-up. Collection still decides:
-        whatever it needs is ensured as before (waiting for this start under the
-        services lock), and a service started here that it no longer needs is
-        released at the end like any other."""
+        xdist boots its workers): a cold start then waits for its service, not for
+        it plus the start-up. Collection still decides: whatever it needs is
+        ensured as before (waiting for this start on each service's lock), and a
+        service started here that it no longer needs is released at the end like
+        any other."""
         if not names:
             return
 
@@ -101,7 +104,7 @@ class IntegrationPlugin:
             # spare: it then waits for the service. Kept containers on record are
             # found without the SDK (kept_record.py): nothing to import for them.
             load_sdk()
-        self._early_start = start_thread(start, name="early-start")
+        self._starts.append(start_thread(start, name="early-start"))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -129,9 +132,14 @@ class IntegrationPlugin:
             {name for item in session.items for name in services_used(item)}
         )
         if needed:
-            self.endpoints.update(ensure_services(needed, self.run, self.settings))
-            for endpoint in self.endpoints.values():
-                self._announce(endpoint)
+            self._starts.append(start_thread(self._start_needed, needed, name="start"))
+
+    def _start_needed(self, names: list[str]) -> None:
+        """Start what the collected tests need, all at once, while the first tests
+        run: each test waits in its fixtures for its own services only (`endpoint`),
+        not for the slowest of the run's."""
+        with suppress(Exception):  # each test's `endpoint` asks again and reports it
+            ensure_services(names, self.run, self.settings)
 
     def endpoint(self, name: str) -> ServiceEndpoint:
         """The service for a fixture; a missing one ends the test with one line."""
@@ -290,15 +298,19 @@ class IntegrationPlugin:
     def pytest_sessionfinish(self, exitstatus: int) -> None:
         # trylast: session-scoped fixtures (per-worker databases) are torn down first.
         _skip_idle_hypothesis_summary(self.config)
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+        if not interrupted:
+            # A start under way finishes and writes its endpoints (an xdist worker
+            # too: killed half-way, its services would be started again by another).
+            # After Ctrl-C the run ends now: the janitor removes what they start.
+            for thread in self._starts:
+                thread.join(self.settings.startup_timeout)
         if self.run.is_owner:
-            interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-            if self._early_start is not None:
-                self._early_start.join(self.settings.startup_timeout)
             if not interrupted:
                 _remember_selection(self.config, self.tests_per_service)
             release_services(self.run, self.settings, interrupted=interrupted)
-            # An early start still under way may yet create a container.
-            starting = self._early_start is not None and self._early_start.is_alive()
+            # A start still under way may yet create a container.
+            starting = any(thread.is_alive() for thread in self._starts)
             if not interrupted and not starting:
                 self.run.mark_released()
 

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,11 +119,12 @@ class RunState:
         return dead
 
     def ensure_janitor(self) -> None:
-        """Start the janitor of this run once (callers hold the services lock)."""
+        """Start the janitor of this run once, whoever starts services first."""
         marker = self.directory / "janitor.started"
-        if not marker.exists():
-            start_janitor(self.directory)
-            marker.touch()
+        with self.lock("janitor", timeout=30):
+            if not marker.exists():
+                start_janitor(self.directory)
+                marker.touch()
 
     def mark_released(self) -> None:
         """Owner, after a clean-up that removed all the run started: the janitor
@@ -160,14 +162,21 @@ class RunState:
     def lock(self, name: str, timeout: float) -> FileLock:
         return FileLock(self.directory / f"{name}.lock", timeout=timeout)
 
+    def service_lock(self, service: str, timeout: float) -> FileLock:
+        """Held by whoever is starting `service` until it answers. Not per thread:
+        the provider thread that saw it answer lets go of it."""
+        path = self.directory / f"service-{service}.lock"
+        return FileLock(path, timeout=timeout, thread_local=False)
+
     def read_endpoints(self) -> dict[str, ServiceEndpoint]:
         data = self._read_json("services.json", {})
         return {name: ServiceEndpoint.from_json(item) for name, item in data.items()}
 
-    def write_endpoints(self, endpoints: dict[str, ServiceEndpoint]) -> None:
-        self._write_json(
-            "services.json", {n: e.to_json() for n, e in endpoints.items()}
-        )
+    def add_endpoint(self, endpoint: ServiceEndpoint) -> None:
+        with self.lock("services", timeout=30):
+            data = self._read_json("services.json", {})
+            data[endpoint.service] = endpoint.to_json()
+            self._write_json("services.json", data)
 
     def record(self, kind: str, value: Any) -> None:
         """Write this worker's value of `kind` (test counts, first-test time, ...)."""
@@ -223,8 +232,9 @@ class RunState:
         return json.loads(path.read_text()) if path.exists() else default
 
     def _write_json(self, name: str, value: Any) -> None:
-        # Write then rename: a reader never sees half a file.
+        # Write then rename: a reader never sees half a file. Named per thread:
+        # two threads of a process may write at once (services start in both).
         target = self.directory / name
-        scratch = target.with_suffix(f".{os.getpid()}.tmp")
+        scratch = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         scratch.write_text(json.dumps(value, indent=1))
         scratch.replace(target)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from filelock import Timeout
+from filelock import FileLock, Timeout
 
 from . import answers
 from .catalog import SPECS
@@ -29,56 +29,113 @@ from .sweep import sweep_dead_runs
 _STARTING_PROVIDERS = frozenset({"testcontainers", "compose", "embedded"})
 # After Ctrl-C, clean-up on servers we did not start gets this long per call.
 _INTERRUPTED_TIMEOUT_SECONDS = 1.0
-# The first test waits on this lock while services start (an early start, another
+# The first test waits on a service's lock while it starts (an early start, another
 # worker): filelock's default 0.05 s poll would add up to that to every cold start.
 _LOCK_POLL_SECONDS = 0.01
+_STARTUP_RECORD = threading.Lock()
 
 
 def ensure_services(
     names: Sequence[str], run: RunState, settings: RunSettings
 ) -> dict[str, ServiceEndpoint]:
-    """Endpoints for `names`; the first worker to ask starts what is missing."""
-    # Another worker may be pulling images and starting every service right now.
+    """Endpoints for `names`, each once it has answered (or failed).
+
+    Each service has a lock of its own: the first thread or worker to take it starts
+    the service, and lets go of it as soon as that one answers. A test that needs
+    PostgreSQL waits for PostgreSQL, not for the RabbitMQ started beside it.
+    """
     lock_timeout = settings.startup_timeout * 3 + 60
-    try:
-        with _services_lock(run, lock_timeout, names):
-            known = run.read_endpoints()
-            missing = [SPECS[name] for name in names if name not in known]
-            if missing:
-                started = time.monotonic()
-                new = start_services(missing, run, settings)
-                known.update(new)
-                run.write_endpoints(known)
-                # Fixtures that ask for services one at a time start them in turns.
-                earlier = run.recorded("startup", {}).get("seconds", 0.0)
-                seconds = earlier + time.monotonic() - started
-                run.record("startup", {"seconds": seconds})
-                for note in sweep_dead_runs(answers.PROJECT_NAME, new, settings):
-                    run.remember("notes", note)
-    except Timeout:
-        raise IntegrationSetupError(
-            f"waited {lock_timeout:.0f} s for another pytest worker to start services; "
-            "raise IT_STARTUP_TIMEOUT if your images are slow to pull"
-        ) from None
+    known = run.read_endpoints()
+    pending = sorted(set(names) - known.keys())
+    while pending:
+        claimed = _claim(run, pending, lock_timeout)
+        if claimed:
+            _start_claimed(claimed, run, settings)
+        else:  # all started elsewhere: wait for the first, then look again
+            _wait_for(run, pending[0], lock_timeout, names)
+        known = run.read_endpoints()
+        pending = [name for name in pending if name not in known]
     return {name: known[name] for name in names}
 
 
-@contextlib.contextmanager
-def _services_lock(
-    run: RunState, timeout: float, names: Sequence[str]
-) -> Iterator[None]:
-    """The run's services lock. While another thread or worker holds it (starting
-    services), this one imports what the first test of `names` will need."""
-    lock = run.lock("services", timeout=timeout)
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
+def _claim(run: RunState, names: Sequence[str], timeout: float) -> dict[str, FileLock]:
+    """The locks of those `names` no one is starting or has started: ours to start."""
+    claimed = {}
+    for name in names:
+        lock = run.service_lock(name, timeout)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            continue  # being started by another thread or worker
+        if name in run.read_endpoints():
+            lock.release()  # started while we looked
+        else:
+            claimed[name] = lock
+    return claimed
+
+
+def _wait_for(run: RunState, name: str, timeout: float, names: Sequence[str]) -> None:
+    """Until whoever is starting `name` has it answering (or has given up)."""
+    lock = run.service_lock(name, timeout)
+    if threading.current_thread() is threading.main_thread():
+        # Meanwhile, import what the first test of `names` will need. Not from a
+        # thread: beside the tests' own imports of the same package, one of them
+        # would see it half-initialised ("partially initialized module").
         _import_first_use_modules(names)
-        lock.acquire(poll_interval=_LOCK_POLL_SECONDS)
     try:
-        yield
+        lock.acquire(poll_interval=_LOCK_POLL_SECONDS)
+    except Timeout:
+        raise IntegrationSetupError(
+            f"waited {timeout:.0f} s for another pytest worker to start {name}; "
+            "raise IT_STARTUP_TIMEOUT if your images are slow to pull"
+        ) from None
+    lock.release()
+
+
+def _start_claimed(
+    claimed: dict[str, FileLock], run: RunState, settings: RunSettings
+) -> None:
+    """Start the claimed services together; each one's endpoint is written, and its
+    lock let go, as soon as it answers (provider threads call `settle`)."""
+    guard = threading.Lock()
+
+    def settle(endpoint: ServiceEndpoint) -> None:
+        with guard:
+            lock = claimed.pop(endpoint.service, None)
+            if lock is None:
+                return  # settled already (or the start was given up)
+            run.add_endpoint(endpoint)
+            lock.release()
+
+    started = time.monotonic()
+    try:
+        specs = [SPECS[name] for name in claimed]
+        new = start_services(specs, run, settings, on_endpoint=settle)
+        for endpoint in new.values():
+            settle(endpoint)
     finally:
-        lock.release()
+        with guard:
+            unsettled = list(claimed.items())
+            claimed.clear()
+        for _, lock in unsettled:
+            lock.release()
+    if unsettled:  # a provider returned no endpoint for them: a harness bug
+        names = ", ".join(name for name, _ in unsettled)
+        raise IntegrationSetupError(f"no endpoint came back for {names}")
+    _record_startup(run, time.monotonic() - started)
+    # One sweep at a time in this run: two threads starting services would sweep
+    # the same dead run at once.
+    with run.lock("sweep", timeout=settings.startup_timeout):
+        for note in sweep_dead_runs(answers.PROJECT_NAME, new, settings):
+            run.remember("notes", note)
+
+
+def _record_startup(run: RunState, seconds: float) -> None:
+    # Fixtures that ask for services one at a time start them in turns: the
+    # summary adds those up. Two threads of a worker may start services at once.
+    with _STARTUP_RECORD:
+        earlier = run.recorded("startup", {}).get("seconds", 0.0)
+        run.record("startup", {"seconds": earlier + seconds})
 
 
 def _import_first_use_modules(names: Sequence[str]) -> None:
@@ -90,18 +147,26 @@ def _import_first_use_modules(names: Sequence[str]) -> None:
 
 
 def start_services(
-    specs: Sequence[ServiceSpec], run: RunState, settings: RunSettings
+    specs: Sequence[ServiceSpec],
+    run: RunState,
+    settings: RunSettings,
+    on_endpoint: Callable[[ServiceEndpoint], None] | None = None,
 ) -> dict[str, ServiceEndpoint]:
-    """All providers start at once: the run waits for the slowest, not the sum."""
+    """All providers start at once: the run waits for the slowest, not the sum.
+    Providers hand each endpoint to `on_endpoint` as soon as it is known."""
     plan, endpoints = assign_providers(specs, settings)
     for name in plan:  # before anything starts: the owner releases only these
         run.remember("providers", name)
     if _STARTING_PROVIDERS & plan.keys():
         run.ensure_janitor()
-    results = map_concurrently(
-        lambda item: make_provider(item[0], run, settings).provide(item[1]),
-        list(plan.items()),
-    )
+
+    def provide(name: str, specs: list[ServiceSpec]) -> dict[str, ServiceEndpoint]:
+        provider = make_provider(name, run, settings)
+        if on_endpoint is not None:
+            provider.on_endpoint = on_endpoint
+        return provider.provide(specs)
+
+    results = map_concurrently(lambda item: provide(*item), list(plan.items()))
     for result in results:
         endpoints.update(result)
     return endpoints

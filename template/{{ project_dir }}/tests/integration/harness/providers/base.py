@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
+from ..concurrency import map_concurrently
 from ..endpoints import ServiceEndpoint, masked_url
 from ..errors import Cause
 from ..readiness import ExitCheck, wait_until_ready
@@ -22,10 +23,27 @@ class Provider(ABC):
     def __init__(self, run: RunState, settings: RunSettings) -> None:
         self.run = run
         self.settings = settings
+        # Told of each endpoint as soon as it is known, before the slowest is: the
+        # tests that need only that service can start (service_startup.py).
+        self.on_endpoint: Callable[[ServiceEndpoint], None] = _ignore
 
     @abstractmethod
     def provide(self, specs: Sequence[ServiceSpec]) -> dict[str, ServiceEndpoint]:
         """Endpoints for `specs`, concurrently; failures are problems, not raises."""
+
+    def each(
+        self,
+        start: Callable[[ServiceSpec], ServiceEndpoint],
+        specs: Sequence[ServiceSpec],
+    ) -> dict[str, ServiceEndpoint]:
+        """`start` for every spec at once, each endpoint handed on as it comes."""
+
+        def started(spec: ServiceSpec) -> ServiceEndpoint:
+            endpoint = start(spec)
+            self.on_endpoint(endpoint)
+            return endpoint
+
+        return {e.service: e for e in map_concurrently(started, specs)}
 
     def release(self) -> None:  # noqa: B027 - providers that start nothing release nothing
         """Remove everything this run started, unless services are kept (--it-keep)."""
@@ -82,3 +100,7 @@ class Provider(ABC):
             cause=cause.value,
             problem_is_error=True,
         )
+
+
+def _ignore(endpoint: ServiceEndpoint) -> None:
+    del endpoint

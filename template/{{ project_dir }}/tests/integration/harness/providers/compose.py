@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import answers
-from ..concurrency import map_concurrently
 from ..docker_engine import ExitWatch, docker_client, docker_problem
 from ..endpoints import ServiceEndpoint
 from ..errors import Cause, ServiceExitedError
@@ -107,8 +106,8 @@ class ComposeProvider(Provider):
                 if up.returncode != 0:
                     failures[spec.name] = self._up_failure(spec, up)
         running = [spec for spec in specs if spec.name not in failures]
-        results = map_concurrently(lambda s: self._await(project, s, started), running)
-        return {**failures, **{endpoint.service: endpoint for endpoint in results}}
+        results = self.each(lambda s: self._await(project, s, started), running)
+        return {**failures, **results}
 
     def _up_failure(
         self, spec: ServiceSpec, up: subprocess.CompletedProcess[str]

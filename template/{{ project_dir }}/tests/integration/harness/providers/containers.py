@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import answers
-from ..concurrency import map_concurrently
 from ..docker_engine import ExitWatch, docker_client, docker_problem
 from ..endpoints import ServiceEndpoint
 from ..errors import Cause, ServiceNotReadyError
@@ -39,6 +38,8 @@ class ContainersProvider(Provider):
     def provide(self, specs: Sequence[ServiceSpec]) -> dict[str, ServiceEndpoint]:
         recorded = [self._recorded_kept_endpoint(spec) for spec in specs]
         found = {endpoint.service: endpoint for endpoint in recorded if endpoint}
+        for endpoint in found.values():
+            self.on_endpoint(endpoint)  # its tests need not wait for the others
         rest = [spec for spec in specs if spec.name not in found]
         if rest:
             found.update(self._provide_with_sdk(rest))
@@ -61,10 +62,7 @@ class ContainersProvider(Provider):
         self._configure_testcontainers()
         client = docker_client()
         self._reap_abandoned()
-        endpoints = map_concurrently(
-            lambda spec: self._provide_one(client, spec), specs
-        )
-        return {endpoint.service: endpoint for endpoint in endpoints}
+        return self.each(lambda spec: self._provide_one(client, spec), specs)
 
     def release(self) -> None:
         mine = [

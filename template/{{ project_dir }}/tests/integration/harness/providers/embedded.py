@@ -10,7 +10,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..concurrency import map_concurrently
 from ..embedded_server import (
     EmbeddedUnavailableError,
     remember_server,
@@ -27,7 +26,7 @@ class EmbeddedProvider(Provider):
     name = "embedded"
 
     def provide(self, specs: Sequence[ServiceSpec]) -> dict[str, ServiceEndpoint]:
-        return {e.service: e for e in map_concurrently(self._start, specs)}
+        return self.each(self._start, specs)
 
     def release(self) -> None:
         for directory in self.run.remembered("embedded"):

@@ -8,7 +8,6 @@ not ready yet (still booting) gets IT_STARTUP_TIMEOUT, like a container would.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from ..endpoints import ServiceEndpoint, masked_url
@@ -21,11 +20,7 @@ class ExternalProvider(Provider):
     name = "external"
 
     def provide(self, specs: Sequence[ServiceSpec]) -> dict[str, ServiceEndpoint]:
-        with ThreadPoolExecutor(max_workers=max(len(specs), 1)) as pool:
-            return {
-                endpoint.service: endpoint
-                for endpoint in pool.map(self._connect, specs)
-            }
+        return self.each(self._connect, specs)
 
     def _connect(self, spec: ServiceSpec) -> ServiceEndpoint:
         url = spec.configured_url()
