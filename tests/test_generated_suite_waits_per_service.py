@@ -19,7 +19,7 @@ import pytest
 from generated_suite import clean_environment, run_suite
 from rendering import render
 
-STARTUP_TIMEOUT = 12.0
+STARTUP_TIMEOUT = 10.0
 TESTS = """\
 import os
 import time

@@ -40,7 +40,12 @@ from .markers import add_markers, services_used
 from .providers import kept_record
 from .providers.selection import asks_docker
 from .run_state import RunState
-from .service_startup import defer_interrupts, ensure_services, release_services
+from .service_startup import (
+    defer_interrupts,
+    ensure_services,
+    import_clients,
+    release_services,
+)
 from .settings import RunSettings, read_settings
 from .summary import write_summary
 
@@ -105,6 +110,8 @@ class IntegrationPlugin:
             # found without the SDK (kept_record.py): nothing to import for them.
             load_sdk()
         self._starts.append(start_thread(start, name="early-start"))
+        # While the thread creates containers: its probes find them imported.
+        import_clients(names)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -132,6 +139,7 @@ class IntegrationPlugin:
             {name for item in session.items for name in services_used(item)}
         )
         if needed:
+            import_clients(needed)  # before any thread probes: see ServiceSpec
             self._starts.append(start_thread(self._start_needed, needed, name="start"))
 
     def _start_needed(self, names: list[str]) -> None:

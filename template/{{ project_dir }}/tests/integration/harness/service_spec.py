@@ -52,6 +52,12 @@ class ServiceSpec:
     # Modules its first test imports after the service answers (SQLAlchemy's dialect
     # for it): imported while the run waits for the service to start instead.
     first_use_imports: tuple[str, ...] = ()
+    # The client package its probe imports. A thread that starts the service imports
+    # it while pytest may be importing the same package from a test module; entered
+    # by two threads at once (`import pika` beside `from pika.adapters... import`),
+    # a package with import cycles is left half-initialised for one of them. So the
+    # main thread imports it first (service_startup.import_clients).
+    client_modules: tuple[str, ...] = ()
 
     @classmethod
     def registered(cls, name: str, **code: Any) -> ServiceSpec:

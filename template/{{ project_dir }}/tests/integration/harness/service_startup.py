@@ -138,6 +138,16 @@ def _record_startup(run: RunState, seconds: float) -> None:
         run.record("startup", {"seconds": earlier + seconds})
 
 
+def import_clients(names: Sequence[str]) -> None:
+    """Main thread, before or just after a thread starts `names`: their client
+    packages, whole, before collection or a test can import a part of them."""
+    for name in names:
+        for module in SPECS[name].client_modules:
+            # A missing client fails the probe, which says which package to install.
+            with contextlib.suppress(ImportError):
+                importlib.import_module(module)
+
+
 def _import_first_use_modules(names: Sequence[str]) -> None:
     for name in names:
         for module in SPECS[name].first_use_imports:

@@ -130,4 +130,5 @@ RABBITMQ = ServiceSpec.registered(
     check_url=check_url,
     is_connection_error=is_connection_error,
     release_run=release_run,
+    client_modules=("pika",),
 )

@@ -98,4 +98,5 @@ REDIS = ServiceSpec.registered(
     is_connection_error=is_connection_error,
     release_run=release_run,
     embedded=EmbeddedRedis(),
+    client_modules=("redis",),
 )
