@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 _JOIN_POLL_SECONDS = 0.1
+# Client imports take a second at most; a thread never waits for them forever.
+_IMPORTS_WAIT_SECONDS = 60.0
 THREAD_PREFIX = "integration-"
 _record_factory_installed = threading.Lock()
 
@@ -91,3 +94,39 @@ def map_concurrently(
     if errors:
         raise errors[0]
     return [result for result in results if result is not None]
+
+
+class MainThreadImports:
+    """While the main thread imports client packages (SQLAlchemy, psycopg, pika...)
+    for the services a thread of ours is starting, that thread waits before it
+    uses them (`wait`): it imports nothing itself.
+
+    Python initialises a package once per process. Two threads entering a package
+    with import cycles at once (`from sqlalchemy import Engine` in a fixture module,
+    `from sqlalchemy.engine import make_url` in a probe) can leave it half-made for
+    one of them: "cannot import name ... from partially initialized module". A
+    thread that starts a container has a second or more of Docker work before its
+    first probe, which the main thread's imports fit in; a kept container or a
+    running server is probed at once, and would race them.
+    """
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._done.set()
+
+    @contextmanager
+    def under_way(self) -> Iterator[None]:
+        """Around the main thread's imports, from before it starts the thread."""
+        self._done.clear()
+        try:
+            yield
+        finally:
+            self._done.set()
+
+    def wait(self) -> None:
+        """In a thread of ours, before importing or calling a client package."""
+        if threading.current_thread() is not threading.main_thread():
+            self._done.wait(_IMPORTS_WAIT_SECONDS)
+
+
+MAIN_THREAD_IMPORTS = MainThreadImports()

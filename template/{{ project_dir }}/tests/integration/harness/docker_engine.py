@@ -38,9 +38,13 @@ def load_sdk() -> None:
 
 @functools.cache
 def docker_problem() -> str:
-    """Why Docker cannot be used right now, or "" when the engine answers a ping."""
+    """Why Docker cannot be used right now, or "" when the engine answers.
+
+    Making the client asks the engine for its API version: that round trip is the
+    check (a ping after it would be a second one on the way to the first container).
+    """
     try:
-        docker_client().client.ping()
+        docker_client()
     except Exception as exc:  # noqa: BLE001 - docker-py wraps socket errors in many types
         return _explain(str(exc))
     return ""

@@ -31,7 +31,7 @@ from typing import Any, cast
 import pytest
 
 from .catalog import SPECS
-from .concurrency import start_thread
+from .concurrency import MAIN_THREAD_IMPORTS, start_thread
 from .docker_engine import load_sdk
 from .endpoints import ServiceEndpoint
 from .errors import Cause
@@ -110,7 +110,8 @@ class IntegrationPlugin:
             # found without the SDK (kept_record.py): nothing to import for them.
             load_sdk()
         self._starts.append(start_thread(start, name="early-start"))
-        # While the thread creates containers: its probes find them imported.
+        # While the thread creates containers; it probes once they are imported
+        # (`register` holds MAIN_THREAD_IMPORTS until the fixture modules are too).
         import_clients(names)
 
     @pytest.hookimpl(optionalhook=True)
@@ -437,8 +438,11 @@ def register(config: pytest.Config) -> None:
     """Register the plugin and every selected service's fixture modules."""
     if config.pluginmanager.has_plugin(PLUGIN_NAME):
         return
-    config.pluginmanager.register(IntegrationPlugin(config), PLUGIN_NAME)
-    from .catalog import fixture_modules
+    # The plugin may start services in a thread; the fixture modules import the
+    # clients' packages (SQLAlchemy) too: that thread uses them once they are whole.
+    with MAIN_THREAD_IMPORTS.under_way():
+        config.pluginmanager.register(IntegrationPlugin(config), PLUGIN_NAME)
+        from .catalog import fixture_modules
 
-    for module in fixture_modules():
-        config.pluginmanager.register(module, f"{PLUGIN_NAME}:{module.__name__}")
+        for module in fixture_modules():
+            config.pluginmanager.register(module, f"{PLUGIN_NAME}:{module.__name__}")

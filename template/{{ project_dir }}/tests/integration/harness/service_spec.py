@@ -52,11 +52,12 @@ class ServiceSpec:
     # Modules its first test imports after the service answers (SQLAlchemy's dialect
     # for it): imported while the run waits for the service to start instead.
     first_use_imports: tuple[str, ...] = ()
-    # The client package its probe imports. A thread that starts the service imports
-    # it while pytest may be importing the same package from a test module; entered
-    # by two threads at once (`import pika` beside `from pika.adapters... import`),
-    # a package with import cycles is left half-initialised for one of them. So the
-    # main thread imports it first (service_startup.import_clients).
+    # The packages its probe and URL check import (the client; SQLAlchemy's URL
+    # parser). Entered by two threads at once (`import pika` in a probe beside
+    # `from pika.adapters... import` in a test module), a package with import cycles
+    # is left half-initialised for one of them. So the main thread imports them
+    # (service_startup.import_clients) and the threads that start services wait for
+    # it (concurrency.MainThreadImports).
     client_modules: tuple[str, ...] = ()
 
     @classmethod

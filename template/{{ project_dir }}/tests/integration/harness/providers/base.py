@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
-from ..concurrency import map_concurrently
+from ..concurrency import MAIN_THREAD_IMPORTS, map_concurrently
 from ..endpoints import ServiceEndpoint, masked_url
 from ..errors import Cause
 from ..readiness import ExitCheck, wait_until_ready
@@ -63,6 +63,7 @@ class Provider(ABC):
         exited: ExitCheck | None = None,
     ) -> float:
         """Wait for `spec` to answer at `url` (see readiness.py)."""
+        MAIN_THREAD_IMPORTS.wait()  # the probe's client, imported whole first
         return wait_until_ready(
             lambda seconds: spec.probe(url, seconds),
             what=f"{spec.name} at {masked_url(url)}",
@@ -75,6 +76,7 @@ class Provider(ABC):
     def kept_if_answering(self, spec: ServiceSpec, url: str) -> ServiceEndpoint | None:
         """The service an earlier --it-keep run left at `url`, if it answers now
         (else None: the caller looks further or starts a new one)."""
+        MAIN_THREAD_IMPORTS.wait()  # the probe's client, imported whole first
         try:
             spec.probe(url, self.settings.connect_timeout)
         except Exception:  # noqa: BLE001 - not answering is what we are finding out

@@ -61,8 +61,10 @@ class ContainersProvider(Provider):
             }
         self._configure_testcontainers()
         client = docker_client()
+        found = self.each(lambda spec: self._provide_one(client, spec), specs)
+        # After ours are up, not before: its listing is not worth a cold start's wait.
         self._reap_abandoned()
-        return self.each(lambda spec: self._provide_one(client, spec), specs)
+        return found
 
     def release(self) -> None:
         mine = [
@@ -209,7 +211,13 @@ def _kept_labels(spec: ServiceSpec) -> dict[str, str]:
 
 
 def _ensure_image(client: DockerClient, image: str) -> None:
-    if not client.client.images.list(name=image):
+    """Pull `image` unless the engine has it: a failed pull is reported as the
+    image's fault here, not as a container that failed to start."""
+    from docker.errors import ImageNotFound  # type: ignore[import-untyped, unused-ignore]
+
+    try:
+        client.client.images.get(image)  # one call; images.list makes one per match
+    except ImageNotFound:
         client.client.images.pull(image)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from ..concurrency import MAIN_THREAD_IMPORTS
 from ..endpoints import ServiceEndpoint, masked_url
 from ..errors import Cause, ServiceNotReadyError, ServiceRefusedError, UnsafeTargetError
 from ..service_spec import ServiceSpec
@@ -33,6 +34,7 @@ class ExternalProvider(Provider):
                 f"Set it to your server, e.g. {spec.url_env}={spec.url_example}",
             )
         shown = f"{spec.url_env}={masked_url(url)}"
+        MAIN_THREAD_IMPORTS.wait()  # check_url parses with the client's library
         try:
             # Before anything connects: a refused target is never touched.
             spec.check_url(url)

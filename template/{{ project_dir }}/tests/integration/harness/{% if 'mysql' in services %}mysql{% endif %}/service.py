@@ -133,5 +133,5 @@ MYSQL = ServiceSpec.registered(
     is_connection_error=is_connection_error,
     release_run=release_run,
     first_use_imports=("sqlalchemy.dialects.mysql.pymysql",),
-    client_modules=("pymysql",),
+    client_modules=("pymysql", "sqlalchemy.engine"),
 )

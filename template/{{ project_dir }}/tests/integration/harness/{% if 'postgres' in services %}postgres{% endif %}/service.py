@@ -132,5 +132,5 @@ POSTGRES = ServiceSpec.registered(
     release_run=release_run,
     embedded=EmbeddedPostgres(server_flags=FAST_SERVER_FLAGS),
     first_use_imports=("sqlalchemy.dialects.postgresql.psycopg",),
-    client_modules=("psycopg",),
+    client_modules=("psycopg", "sqlalchemy.engine"),
 )
