@@ -53,3 +53,13 @@ def first_imports(directory: Path) -> list[tuple[str, str]]:
         found += [tuple(line.split(" ", 1)) for line in record.read_text().splitlines()]
         record.unlink()
     return [(thread, module) for thread, module in found]
+
+
+def assert_main_thread_only(directory: Path, expected: tuple[str, ...] = ("sqlalchemy",)) -> None:
+    """No harness thread (nor any other) imported a watched module first; the
+    `expected` packages were imported (so the records are there to read)."""
+    imports = first_imports(directory)
+    by_thread = [(thread, module) for thread, module in imports if thread != "MainThread"]
+    assert by_thread == [], by_thread[:5]
+    packages = {module.partition(".")[0] for _, module in imports}
+    assert set(expected) <= packages, imports[:5]

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import import_audit
 import pytest
 from fault_proxy import FaultProxy, free_port
 from fault_suite import (
@@ -129,11 +130,17 @@ def test_frozen_mid_run_fails_the_test_in_flight_and_the_rest_at_once(
         assert "stopped answering during the run" in run.output
         assert run.tracebacks() == 1, run.output
         # Thawed, the same server is swept by the next run: what the frozen run made
-        # there (databases, names) goes, and its state folder with it.
+        # there (databases, names) goes, and its state folder with it. The sweep may
+        # need clients this run never used: the main thread runs it (import_audit).
         proxy.thaw()
-        again = run_faulty(project, suite_python, service, "-k", "0", env=env)
+        audit = tmp_path / "audit"
+        again = run_faulty(
+            project, suite_python, service, "-k", "0", "-p", "import_audit",
+            env={**env, **import_audit.plugin_env(audit)},
+        )  # fmt: skip
         assert again.returncode == 0, again.output[-4000:]
         assert "swept what run" in again.output
+        import_audit.assert_main_thread_only(audit)
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -93,7 +93,7 @@ def test_a_recorded_kept_container_is_found_without_the_docker_sdk(
     first = run_suite(project, pytest_command, "-m", "postgres", env={**env, "IT_KEEP": "1"})
     first.assert_all_passed(at_least=15)
     assert "docker" in imported_modules(first.output)  # it started the container
-    assert_clients_imported_by_the_main_thread(audit)
+    import_audit.assert_main_thread_only(audit, ("psycopg", "sqlalchemy"))
 
     second = run_suite(project, pytest_command, "-m", "postgres", env=env)
     second.assert_all_passed(at_least=15)
@@ -101,7 +101,7 @@ def test_a_recorded_kept_container_is_found_without_the_docker_sdk(
     assert "docker" not in imported_modules(second.output)
     # Found at once, probed before collection: the probe still imports nothing itself
     # (it raced `from sqlalchemy import Engine` in a fixture module: 1 CI run in 4).
-    assert_clients_imported_by_the_main_thread(audit)
+    import_audit.assert_main_thread_only(audit, ("psycopg", "sqlalchemy"))
 
     # Removed behind the suite's back (docker rm, doctor.py stop): the record is stale,
     # and the next run starts a container as if there were none.
@@ -115,17 +115,7 @@ def test_a_recorded_kept_container_is_found_without_the_docker_sdk(
     third.assert_all_passed(at_least=15)
     assert census.peak[images["IT_POSTGRES_IMAGE"]] == 1
     assert "docker" in imported_modules(third.output)
-    assert_clients_imported_by_the_main_thread(audit)
-
-
-def assert_clients_imported_by_the_main_thread(audit: Path) -> None:
-    """psycopg and SQLAlchemy were imported in the run, none of them by a harness
-    thread (which would race the main thread's imports: import_audit.py)."""
-    imports = import_audit.first_imports(audit)
-    by_thread = [(thread, module) for thread, module in imports if thread != "MainThread"]
-    assert by_thread == [], by_thread[:5]
-    packages = {module.partition(".")[0] for thread, module in imports}
-    assert {"psycopg", "sqlalchemy"} <= packages, imports[:5]  # the records are there
+    import_audit.assert_main_thread_only(audit, ("psycopg", "sqlalchemy"))
 
 
 @pytest.mark.parametrize("provider", ["testcontainers", "compose"])

@@ -7,7 +7,8 @@ Life of a run:
   tests         fixtures ask for endpoints, each waiting for its own service only;
                 a missing service skips, or fails in CI; a service that stops
                 answering fails its later tests at once
-  session end   the run's owner drops what tests created and stops what it started
+  session end   the run's owner sweeps what dead runs left, drops what tests created
+                and stops what it started
   summary       provider, endpoint, readiness time and test count per service
 
 A service that cannot be had is reported once, with its cause and what to do; each
@@ -45,6 +46,7 @@ from .service_startup import (
     ensure_services,
     import_clients,
     release_services,
+    sweep_after_dead_runs,
 )
 from .settings import RunSettings, read_settings
 from .summary import write_summary
@@ -102,12 +104,11 @@ class IntegrationPlugin:
                 return
             self.run.remember("notes", f"started early, {reason}: {', '.join(names)}")
 
-        if asks_docker(self.settings) and not all(map(kept_record.recorded, names)):
-            # The start's thread would import the SDK beside collection's imports,
-            # taking turns with them for the GIL: imported first, here, it lets the
-            # container be created ~0.15 s sooner. Collection has that time to
-            # spare: it then waits for the service. Kept containers on record are
-            # found without the SDK (kept_record.py): nothing to import for them.
+        if _needs_sdk(self.settings, names):
+            # Imported first, here, rather than by the start's thread beside
+            # collection's imports (taking turns with them for the GIL), it lets the
+            # container be created ~0.15 s sooner; collection has that time to
+            # spare: it then waits for the service.
             load_sdk()
         self._starts.append(start_thread(start, name="early-start"))
         # While the thread creates containers; it probes once they are imported
@@ -140,7 +141,11 @@ class IntegrationPlugin:
             {name for item in session.items for name in services_used(item)}
         )
         if needed:
-            import_clients(needed)  # before any thread probes: see ServiceSpec
+            # What the thread will use, imported here first (MainThreadImports).
+            known = self.run.read_endpoints()
+            if _needs_sdk(self.settings, [n for n in needed if n not in known]):
+                load_sdk()
+            import_clients(needed)
             self._starts.append(start_thread(self._start_needed, needed, name="start"))
 
     def _start_needed(self, names: list[str]) -> None:
@@ -317,6 +322,7 @@ class IntegrationPlugin:
         if self.run.is_owner:
             if not interrupted:
                 _remember_selection(self.config, self.tests_per_service)
+                sweep_after_dead_runs(self.run, self.settings)
             release_services(self.run, self.settings, interrupted=interrupted)
             # A start still under way may yet create a container.
             starting = any(thread.is_alive() for thread in self._starts)
@@ -380,6 +386,16 @@ def _skip_idle_hypothesis_summary(config: pytest.Config) -> None:
 
 
 _LAST_COMMAND = "integration/last-command"
+
+
+def _needs_sdk(settings: RunSettings, names: list[str]) -> bool:
+    """Whether starting `names` loads the Docker SDK. Not for services with a URL,
+    nor for kept containers on record (kept_record.py), unless IT_PROVIDER=auto,
+    which asks Docker whether it answers before it chooses."""
+    unset = [name for name in names if not SPECS[name].configured_url()]
+    if not unset or not asks_docker(settings):
+        return False
+    return settings.provider == "auto" or not all(map(kept_record.recorded, unset))
 
 
 def _command(config: pytest.Config) -> str:

@@ -123,11 +123,18 @@ def _start_claimed(
         names = ", ".join(name for name, _ in unsettled)
         raise IntegrationSetupError(f"no endpoint came back for {names}")
     _record_startup(run, time.monotonic() - started)
-    # One sweep at a time in this run: two threads starting services would sweep
-    # the same dead run at once.
-    with run.lock("sweep", timeout=settings.startup_timeout):
-        for note in sweep_dead_runs(answers.PROJECT_NAME, new, settings):
-            run.remember("notes", note)
+
+
+def sweep_after_dead_runs(run: RunState, settings: RunSettings) -> None:
+    """Owner, main thread, at the end of a run that had services: what dead runs of
+    this project left on them (sweep.py). Not from the thread that starts services:
+    a dead run's services may need clients (and SQLAlchemy dialects) that this run
+    never imported, and that thread must import nothing (MainThreadImports)."""
+    endpoints = run.read_endpoints()
+    if not any(endpoint.usable for endpoint in endpoints.values()):
+        return  # servers this run could not reach: the next run sweeps
+    for note in sweep_dead_runs(answers.PROJECT_NAME, endpoints, settings):
+        run.remember("notes", note)
 
 
 def _record_startup(run: RunState, seconds: float) -> None:

@@ -15,7 +15,6 @@ import dataclasses
 import time
 
 from .catalog import SPECS
-from .concurrency import MAIN_THREAD_IMPORTS
 from .endpoints import ServiceEndpoint
 from .janitor import clean_up_after
 from .run_state import RunState
@@ -49,7 +48,6 @@ def _sweep_servers(
     dead: RunState, endpoints: dict[str, ServiceEndpoint], settings: RunSettings
 ) -> list[str]:
     """Sweep the dead run's objects server by server; the services still pending."""
-    MAIN_THREAD_IMPORTS.wait()  # the probes' clients, imported whole first
     keep = bool(dead.description().get("keep"))
     as_they_ran = dataclasses.replace(settings, keep_services=keep)
     pending = []

@@ -61,10 +61,13 @@ class ContainersProvider(Provider):
             }
         self._configure_testcontainers()
         client = docker_client()
-        found = self.each(lambda spec: self._provide_one(client, spec), specs)
-        # After ours are up, not before: its listing is not worth a cold start's wait.
-        self._reap_abandoned()
-        return found
+        try:
+            return self.each(lambda spec: self._provide_one(client, spec), specs)
+        finally:
+            # After ours are up, not before: its listing is not worth a cold
+            # start's wait. Housekeeping: its own failure fails nothing.
+            with contextlib.suppress(Exception):
+                self._reap_abandoned()
 
     def release(self) -> None:
         mine = [
