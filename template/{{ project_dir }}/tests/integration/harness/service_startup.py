@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from filelock import FileLock, Timeout
@@ -148,19 +148,19 @@ def _record_startup(run: RunState, seconds: float) -> None:
 def import_clients(names: Sequence[str]) -> None:
     """Main thread, before or just after a thread starts `names`: their client
     packages, whole, before collection or a test can import a part of them."""
-    for name in names:
-        for module in SPECS[name].client_modules:
-            # A missing client fails the probe, which says which package to install.
-            with contextlib.suppress(ImportError):
-                importlib.import_module(module)
+    # A missing client fails the probe, which says which package to install.
+    _import_quietly(m for name in names for m in SPECS[name].client_modules)
 
 
 def _import_first_use_modules(names: Sequence[str]) -> None:
-    for name in names:
-        for module in SPECS[name].first_use_imports:
-            # A module that is missing fails where the test imports it, with its name.
-            with contextlib.suppress(ImportError):
-                importlib.import_module(module)
+    # A module that is missing fails where the test imports it, with its name.
+    _import_quietly(m for name in names for m in SPECS[name].first_use_imports)
+
+
+def _import_quietly(modules: Iterable[str]) -> None:
+    for module in modules:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
 
 
 def start_services(
