@@ -99,10 +99,12 @@ def test_containers_start_concurrently_and_the_suite_passes(
         result.output,
     )
     assert timing, result.output[-3000:]
-    wall, slowest, one_by_one, first_test = map(float, timing.groups())
+    # No bound on the first test's moment: a test waits only for its own services, so
+    # it may start before the slowest (RabbitMQ) answers (CI of 2026-12-06: first test
+    # at 15.45 s, all services up after 18.69 s); test_generated_suite_waits_per_service.
+    wall, slowest, one_by_one, _ = map(float, timing.groups())
     # Concurrent start: the wall time is near the slowest service, not the sum.
     assert wall < slowest + 0.5 * (one_by_one - slowest), timing.group(0)
-    assert first_test > wall
 
 
 @pytest.mark.parametrize(
