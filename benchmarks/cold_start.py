@@ -22,6 +22,12 @@ with nothing running yet, without the samples' imports); a fourth a PostgreSQL t
 and then a RabbitMQ one: since 0.2.7 a test waits for its own services only, so the
 first result comes after PostgreSQL answers, not after RabbitMQ.
 
+The one-test selection has a control beside it (-n 0): plain testcontainers'
+PostgresContainer and SQLAlchemy's recipe in a conftest, no harness, its readiness
+measured the harness's way (container `start()` to a round trip). Its gap beyond
+readiness is what pytest, testcontainers and the Docker API cost on this machine
+before any harness code: the floor of the bar's duration reading.
+
 Each suite runs twice per round: as a command run before (pytest's cache on, as
 users have it; the untimed warm-up round ran it first), when the suite starts the
 services that command used while pytest imports and collects; and as the first run
@@ -36,11 +42,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import tempfile
 from pathlib import Path
 
 import _bench as bench
-from _bench import Result, Setup
+import peers
+from _bench import HarnessSummary, Result, Setup
 
 SERVICES = ("postgres", "mysql", "redis", "rabbitmq")
 GAP_BAR = 0.5
@@ -82,6 +90,65 @@ SELECTIONS = (
     ("one PostgreSQL test", [ONE_TEST_PATH]),
     ("a PostgreSQL test, then a RabbitMQ one", [TWO_TESTS_PATH]),
 )
+PEER_SELECTION = "one PostgreSQL test"
+PEER = "testcontainers + recipe (peer)"
+# The control for the one-test row: plain testcontainers and SQLAlchemy's recipe, no
+# harness. Readiness measured as the harness measures it (from the container's
+# `start()` to a round trip through the published port), so its gap beyond readiness
+# is what pytest and testcontainers cost on this machine before any harness code.
+PEER_CONFTEST = (
+    peers.IMPORTS
+    + """
+import time
+
+from sqlalchemy import text
+from testcontainers.community.postgres import PostgresContainer
+
+_answered: dict[str, float] = {}
+
+
+@pytest.fixture(scope="session")
+def engine():
+    container = PostgresContainer(
+        os.environ["BENCH_POSTGRES_IMAGE"], driver="psycopg",
+        labels={"""
+    + repr(bench.BENCH_LABEL)
+    + """: "cold-start"},
+    )
+    started = time.monotonic()
+    with container:
+        engine = create_engine(container.get_connection_url())
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        _answered["seconds"] = time.monotonic() - started
+        _answered["at"] = time.time()
+        Base.metadata.create_all(engine)
+        yield engine
+        engine.dispose()
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call":
+        _answered.setdefault("first_result", time.time())
+
+
+def pytest_terminal_summary(terminalreporter):
+    if {"seconds", "first_result"} <= _answered.keys():
+        after = _answered["first_result"] - _answered["at"]
+        terminalreporter.write_line(
+            f"peer: postgres ready {_answered['seconds']:.3f} s; first result {after:.3f} s after"
+        )
+"""
+    + peers.RECIPE_SESSION
+)
+PEER_TEST = """\
+from sqlalchemy import text
+
+
+def test_one(db_session):
+    assert db_session.execute(text("SELECT 1")).scalar() == 1
+"""
+PEER_LINE = re.compile(r"peer: postgres ready ([\d.]+) s; first result ([\d.]+) s after")
 
 
 def main() -> None:
@@ -122,6 +189,10 @@ def run(args: argparse.Namespace, scratch: Path, images: dict[str, str]) -> None
     for project, _ in projects.values():
         (project / ONE_TEST_PATH).write_text(ONE_TEST)
         (project / TWO_TESTS_PATH).write_text(TWO_TESTS)
+    peer = build_peer(scratch) if not args.only or args.only in PEER_SELECTION else None
+    peer_env = bench.bench_environment(
+        BENCH_POSTGRES_IMAGE=images["IT_POSTGRES_IMAGE"], TESTCONTAINERS_RYUK_DISABLED="true"
+    )
     for selection, target in SELECTIONS:
         if args.only and args.only not in selection:
             continue
@@ -145,10 +216,17 @@ def run(args: argparse.Namespace, scratch: Path, images: dict[str, str]) -> None
                 # Without it, as the first run of a new command.
                 first = [*argv, "-p", "no:cacheprovider"]
                 setups.append(Setup(f"{name}, first run", project, first, env, check=passed))
+            # The peer's readiness is known in its own process only: -n 0.
+            if peer is not None and selection == PEER_SELECTION and workers == 0:
+                folder, python = peer
+                argv = [str(python), "-m", "pytest", "-q", "-p", "bench_timeline"]
+                setups.append(Setup(PEER, folder, argv, peer_env, check=passed))
             bench.log(f"{selection}, -n {workers}: {rounds} round(s)")
             results = bench.alternate(
                 setups, rounds, timeline_dir=plugin_dir, warmup=1, log=bench.log
             )
+            for result in results.get(PEER, []):
+                mark_peer_readiness(result)
             print(f"\n## Cold start, {selection}, -n {workers}: medians of {rounds}\n")
             print(readiness_table(results, worker_marks=workers > 0))
             phases = bench.WORKER_PHASES if workers else bench.PHASES
@@ -161,6 +239,38 @@ def run(args: argparse.Namespace, scratch: Path, images: dict[str, str]) -> None
                 rows.append(row)
             print(bench.markdown_table(["phase", *results], rows))
     print(f"\nmachine: {bench.machine_line()}")
+
+
+def build_peer(scratch: Path) -> tuple[Path, Path]:
+    folder = scratch / "peer"
+    folder.mkdir()
+    (folder / "pytest.ini").write_text("[pytest]\n")
+    (folder / "conftest.py").write_text(PEER_CONFTEST)
+    (folder / "test_one.py").write_text(PEER_TEST)
+    python = bench.make_venv(scratch / "peer-venv", [*peers.PEER_BASE, "testcontainers"])
+    return folder, python
+
+
+def peer_summary(output: str) -> HarnessSummary:
+    """The peer's readiness line, read as the harness's summary is read."""
+    summary = HarnessSummary()
+    found = PEER_LINE.search(output)
+    if found:
+        summary.ready["postgres"] = float(found[1])
+    return summary
+
+
+def mark_peer_readiness(result: Result) -> None:
+    """When PostgreSQL answered, as the timeline marks it for the harness."""
+    found = PEER_LINE.search(result.output)
+    if found and "first_result" in result.marks:
+        result.marks["ready:postgres"] = result.marks["first_result"] - float(found[2])
+
+
+def summary_of(name: str, result: Result) -> HarnessSummary:
+    if name == PEER:
+        return peer_summary(result.output)
+    return bench.parse_harness_summary(result.output)
 
 
 def passed(result: Result) -> None:
@@ -191,7 +301,7 @@ def readiness_table(results: dict[str, list[Result]], *, worker_marks: bool = Fa
     w = "w:" if worker_marks else ""  # under xdist: the first worker's marks
     rows = []
     for name, runs in results.items():
-        summaries = [bench.parse_harness_summary(r.output) for r in runs]
+        summaries = [summary_of(name, r) for r in runs]
         ready = {
             service: bench.median([v for s in summaries if (v := s.ready.get(service)) is not None])
             for service in SERVICES

@@ -30,6 +30,9 @@ timeline plugin), harness next to recipe. And two checks that need no recipe:
                   and Docker available: discovery must start and probe nothing
                   (issue 13: at most 1.5x bare collection)
 
+With --candidate, the two suites' runs alternate in the same rounds, the
+discovery checks too: trees timed in blocks would compare times of day.
+
 Everything it creates is removed at the end: databases named test_bench*, kept
 containers of project `bench`.
 """
@@ -267,10 +270,9 @@ def run(
         print(f"\n### Where the time goes: {title} (medians, seconds)\n")
         print(phase_table(results, [*names, "recipe"]))
 
-    for variant in variants:
-        if variant.four is not None and variant.four_python is not None:
-            print(f"\n## Unused services and discovery (4-service suite, {variant.name})\n")
-            print(discovery_checks(variant.four, variant.four_python, plugin_dir, rounds))
+    if four_services:
+        print("\n## Unused services and discovery (4-service suite)\n")
+        print(discovery_checks(variants, plugin_dir, rounds))
     if args.profile:
         for variant in variants:
             profile_once(variant, pg_url)
@@ -311,8 +313,10 @@ def phase_table(results: dict[str, list[Result]], names: list[str]) -> str:
     return bench.markdown_table(["phase", *names], rows)
 
 
-def discovery_checks(project: Path, python: Path, plugin_dir: Path, rounds: int) -> str:
-    rows = []
+def discovery_checks(variants: list[Variant], plugin_dir: Path, rounds: int) -> str:
+    """The HTTP tests alone and collection, every other URL silent. The runs of all
+    variants alternate in one loop: trees compared in blocks compare times of day."""
+    suites = [v for v in variants if v.four is not None and v.four_python is not None]
     with bench.tarpit() as port:
         silent = {
             "IT_POSTGRES_URL": f"postgresql://test:test@127.0.0.1:{port}/test",
@@ -322,68 +326,62 @@ def discovery_checks(project: Path, python: Path, plugin_dir: Path, rounds: int)
             "IT_STARTUP_TIMEOUT": "5",
         }
         env = bench.bench_environment(**silent)
-        containers_before = set(
-            bench.docker_containers(f"{bench.HARNESS_LABEL}.project={bench.PROJECT}")
-        )
+        label = f"{bench.HARNESS_LABEL}.project={bench.PROJECT}"
+        containers_before = set(bench.docker_containers(label))
+        setups = [setup for v in suites for setup in discovery_setups(v, env)]
+        results = bench.alternate(setups, rounds, timeline_dir=plugin_dir, log=bench.log)
+        new_containers = len(set(bench.docker_containers(label)) - containers_before)
+    rows = []
+    for variant in suites:
+        rows += discovery_rows(variant.name, results, new_containers)
+    header = ["suite", "run", "median s", "/ bare collection", "verdict"]
+    return bench.markdown_table(header, rows)
 
-        def no_service(result: Result) -> None:
-            summary = bench.parse_harness_summary(result.output)
-            if summary.ready or result.returncode not in (0, 5):
-                raise RuntimeError(f"a service was touched:\n{result.output[-3000:]}")
 
-        http = Setup(
-            "HTTP tests alone", project, pytest_argv(python, HTTP_TESTS), env, check=no_service
-        )
-        collect = Setup(
-            "collect-only",
-            project,
-            pytest_argv(python, "tests/integration", "--collect-only"),
-            env,
-            check=no_service,
-        )
-        bare = Setup(
-            "bare collection",
-            project,
-            pytest_argv(
-                python, "tests/integration", "--collect-only", "--noconftest", "-o", "addopts="
-            ),
-            env,
-        )
-        results = bench.alternate(
-            [http, collect, bare], rounds, timeline_dir=plugin_dir, log=bench.log
-        )
-        started = set(bench.docker_containers(f"{bench.HARNESS_LABEL}.project={bench.PROJECT}"))
-        new_containers = len(started - containers_before)
-    http_wall = bench.median([r.wall for r in results["HTTP tests alone"]])
-    ratio = bench.paired_ratio(
-        [r.wall for r in results["collect-only"]], [r.wall for r in results["bare collection"]]
-    )
-    rows.append(
+def discovery_setups(variant: Variant, env: dict[str, str]) -> list[Setup]:
+    project, python = variant.four, variant.four_python
+    assert project is not None
+    assert python is not None
+
+    def no_service(result: Result) -> None:
+        summary = bench.parse_harness_summary(result.output)
+        if summary.ready or result.returncode not in (0, 5):
+            raise RuntimeError(f"a service was touched:\n{result.output[-3000:]}")
+
+    collect = ["tests/integration", "--collect-only"]
+    bare = [*collect, "--noconftest", "-o", "addopts="]
+    return [
+        Setup(f"{variant.name}: http", project, pytest_argv(python, HTTP_TESTS), env, no_service),
+        Setup(f"{variant.name}: collect", project, pytest_argv(python, *collect), env, no_service),
+        Setup(f"{variant.name}: bare", project, pytest_argv(python, *bare), env),
+    ]
+
+
+def discovery_rows(
+    name: str, results: dict[str, list[Result]], new_containers: int
+) -> list[list[object]]:
+    http_wall = bench.median([r.wall for r in results[f"{name}: http"]])
+    collect = [r.wall for r in results[f"{name}: collect"]]
+    bare = [r.wall for r in results[f"{name}: bare"]]
+    ratio = bench.paired_ratio(collect, bare)
+    verdict = "ok" if ratio <= COLLECT_ONLY_BAR else "over"
+    return [
         [
+            name,
             "HTTP tests alone, every other URL silent",
             http_wall,
             "-",
             "ok: nothing probed" if http_wall < 5 else "waited for a service",
-        ]
-    )
-    rows.append(
+        ],
         [
+            name,
             "pytest --collect-only",
-            bench.median([r.wall for r in results["collect-only"]]),
+            bench.median(collect),
             ratio,
-            f"{'ok' if ratio <= COLLECT_ONLY_BAR else 'over'} (bar {COLLECT_ONLY_BAR}x); "
-            f"containers started: {new_containers}",
-        ]
-    )
-    rows.append(
-        [
-            "bare collection (--noconftest)",
-            bench.median([r.wall for r in results["bare collection"]]),
-            1.0,
-            "",
-        ]
-    )
-    return bench.markdown_table(["run", "median s", "/ bare collection", "verdict"], rows)
+            f"{verdict} (bar {COLLECT_ONLY_BAR}x); containers started: {new_containers}",
+        ],
+        [name, "bare collection (--noconftest)", bench.median(bare), 1.0, ""],
+    ]
 
 
 def profile_once(variant: Variant, pg_url: str) -> None:

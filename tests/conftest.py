@@ -13,7 +13,21 @@ import pytest
 from generated_suite import uv_executable
 from machine_services import container_images, native_service_urls
 from rendering import ALL_SERVICES, render
-from server_state import drop_spares_made_since, spare_databases
+from server_state import (
+    drop_spares_made_since,
+    remove_run_state_made_since,
+    run_state_entries,
+    spare_databases,
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _run_state_left_for_no_next_run() -> Iterator[None]:
+    """The generated suites keep state for their project's next run (a killed run's
+    folder, to be swept; kept containers' records): these projects have none."""
+    before = run_state_entries()
+    yield
+    remove_run_state_made_since(before)
 
 
 @pytest.fixture(scope="session")

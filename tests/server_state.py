@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -140,6 +142,38 @@ def drop_mysql_databases(url: str, prefix: str) -> None:
                 cursor.execute(f"DROP DATABASE `{name}`")
     finally:
         connection.close()
+
+
+def run_state_entries() -> set[Path]:
+    """Run folders and kept-container records of generated-suite runs on this machine
+    (every user's; pytest's temporary folders hold the projects, not these)."""
+    root = Path(tempfile.gettempdir())
+    runs = set(root.glob("integration-runs-of-*/*"))
+    return runs | set(root.glob("integration-runs-of-*/kept-containers/*"))
+
+
+def remove_run_state_made_since(before: set[Path]) -> list[Path]:
+    """Remove what these tests' runs left for a next run that never comes (a killed
+    run's folder, for the next run to sweep; the record of a kept container a test
+    removed), unless its owner process still runs. Returns what was removed."""
+    removed = []
+    for entry in sorted(run_state_entries() - before, reverse=True):
+        if entry.name == "kept-containers" or _owner_alive(entry):
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
+def _owner_alive(folder: Path) -> bool:
+    try:
+        os.kill(int((folder / "owner.pid").read_text()), 0)
+    except (OSError, ValueError):
+        return False  # no pid file (a record, a finished run), or no such process
+    return True
 
 
 def run_state_folders(project: str) -> list[Path]:
