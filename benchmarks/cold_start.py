@@ -189,7 +189,9 @@ def run(args: argparse.Namespace, scratch: Path, images: dict[str, str]) -> None
     for project, _ in projects.values():
         (project / ONE_TEST_PATH).write_text(ONE_TEST)
         (project / TWO_TESTS_PATH).write_text(TWO_TESTS)
-    peer = build_peer(scratch) if not args.only or args.only in PEER_SELECTION else None
+    # The control runs beside the one-test row, -n 0 (so not with --quick).
+    wanted = not args.quick and (not args.only or args.only in PEER_SELECTION)
+    peer = build_peer(scratch) if wanted else None
     peer_env = bench.bench_environment(
         BENCH_POSTGRES_IMAGE=images["IT_POSTGRES_IMAGE"], TESTCONTAINERS_RYUK_DISABLED="true"
     )
