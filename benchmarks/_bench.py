@@ -170,7 +170,10 @@ def bench_environment(**overrides: str) -> dict[str, str]:
     from generated_suite import clean_environment
 
     env = clean_environment(**overrides)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # users cache bytecode
+    # Users cache bytecode next to the source (the template tests' shared cache
+    # would be one more thing a run could find warm or cold).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("PYTHONPYCACHEPREFIX", None)
     return env
 
 

@@ -257,6 +257,7 @@ def benchmark_environment(size: int) -> dict[str, str]:
     # Users' Pythons cache bytecode; this machine sets PYTHONDONTWRITEBYTECODE, which
     # would add seconds of compiling to every run's start-up.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("PYTHONPYCACHEPREFIX", None)  # next to the source, as users have it
     return env
 
 

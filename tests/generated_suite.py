@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 # and its pytest or virtualenv state. Everything else (certificates, proxies) passes.
 _WITHHELD_PREFIXES = ("IT_", "PYTEST_", "TESTCONTAINERS_")
 _WITHHELD = {"CI", "VIRTUAL_ENV", "PYTHONPATH"}
+PYCACHE = Path(tempfile.gettempdir()) / f"template-tests-pycache-of-{os.getuid()}"
 
 
 @dataclass
@@ -52,7 +54,10 @@ def clean_environment(**overrides: str) -> dict[str, str]:
         if key not in _WITHHELD and not key.startswith(_WITHHELD_PREFIXES)
     }
     env["TESTCONTAINERS_RYUK_DISABLED"] = "true"  # no registry here for the reaper
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # Bytecode cached as users have it, outside the rendered projects (their git
+    # trees stay clean for `copier update`): runs of one project compile it once.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
     env.update(overrides)
     return env
 
