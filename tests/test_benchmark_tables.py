@@ -156,6 +156,21 @@ def test_cold_start_without_answer_times_gives_no_verdict() -> None:
     assert cells[10:14] == ["ok", "-", "-", "-"]
 
 
+def test_cold_start_reads_the_controls_readiness_as_the_harness_is_read() -> None:
+    output = "1 passed in 3.10s\npeer: postgres ready 2.840 s; first result 0.020 s after\n"
+    marks = {"collected": 0.6, "testloop": 0.6, "setup_done": 3.5, "first_result": 3.82}
+    run = Result(4.6, 1.0, 0, output, marks=marks)
+
+    cold_start.mark_peer_readiness(run)
+    table = cold_start.readiness_table({cold_start.PEER: [run]})
+    cells = [cell.strip() for cell in table.splitlines()[2].strip("|").split("|")]
+
+    assert run.marks["ready:postgres"] == pytest.approx(3.80)
+    assert cells[1:6] == ["2.84", "-", "-", "-", "2.84"]
+    # gap 3.82 - 2.84; first result 0.02 s after PostgreSQL answered
+    assert cells[6:7] + cells[9:13] == ["3.82", "0.98", "over", "0.02", "ok"]
+
+
 def test_scaling_speed_up_is_compared_with_the_controls() -> None:
     def runs(wall: float, per_test_ms: float, cpu: float = 1.0) -> list[Result]:
         return [result(wall, cpu, median_ms=per_test_ms)]
