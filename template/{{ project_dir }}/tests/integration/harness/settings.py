@@ -41,6 +41,8 @@ class RunSettings:
     call_timeout: float
     # Seconds opening one connection may take.
     connect_timeout: float
+    # The database isolation of a test without an `isolation` marker.
+    isolation: str = answers.DEFAULT_ISOLATION
 
     @property
     def lock_timeout(self) -> float:
@@ -92,6 +94,13 @@ def add_options(parser: pytest.Parser) -> None:
         "[env IT_CONNECT_TIMEOUT; default 10]",
     )
     group.addoption(
+        "--it-isolation",
+        choices=ISOLATIONS,
+        default=None,
+        help="database isolation of tests without an isolation marker "
+        f"[env IT_ISOLATION; default {answers.DEFAULT_ISOLATION}, the copier answer]",
+    )
+    group.addoption(
         "--it-check-leaks",
         action="store_true",
         default=None,
@@ -133,6 +142,7 @@ def read_settings(config: pytest.Config) -> RunSettings:
         )
     return RunSettings(
         provider=provider,
+        isolation=_isolation(config),
         require_services=_flag(config, "it_require_services", "IT_REQUIRE_SERVICES")
         or env_flag("CI"),
         keep_services=_flag(config, "it_keep", "IT_KEEP"),
@@ -149,6 +159,14 @@ def read_settings(config: pytest.Config) -> RunSettings:
     )
 
 
-def default_isolation() -> str:
-    """The isolation a test gets without an `isolation` marker."""
-    return answers.DEFAULT_ISOLATION
+def _isolation(config: pytest.Config) -> str:
+    """--it-isolation, else IT_ISOLATION, else the copier answer."""
+    chosen = config.getoption("it_isolation", default=None) or os.environ.get(
+        "IT_ISOLATION", ""
+    )
+    isolation = str(chosen).strip().lower() or answers.DEFAULT_ISOLATION
+    if isolation not in ISOLATIONS:
+        raise pytest.UsageError(
+            f"IT_ISOLATION must be one of {', '.join(ISOLATIONS)}; got {chosen!r}"
+        )
+    return isolation

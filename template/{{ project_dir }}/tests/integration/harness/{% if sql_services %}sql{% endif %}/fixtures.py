@@ -3,7 +3,9 @@
 database_service   which SQL service they use: the first one generated, unless a
                    test or conftest overrides it (the samples parametrize it)
 database_target    that service's server, worker database and Engine
-db_isolation       the strategy this test runs under (marker or generated default)
+default_db_isolation  the strategy of a test without a marker: --it-isolation /
+                   IT_ISOLATION, else the copier answer; override it in a conftest
+db_isolation       the strategy this test runs under (its marker, else the default)
 isolated_database  the test's database under that strategy
 db_session / db_sessionmaker / db_engine   what tests and code under test use
 factory_session    binds factory-boy factories (factories.py) to db_session
@@ -45,6 +47,7 @@ __all__ = [
     "db_isolation",
     "db_session",
     "db_sessionmaker",
+    "default_db_isolation",
     "factory_session",
     "isolated_database",
 ]
@@ -78,9 +81,22 @@ def sql_target(request: pytest.FixtureRequest, service: str) -> SqlTarget:
 
 
 @pytest.fixture
-def db_isolation(request: pytest.FixtureRequest) -> IsolationChoice:
+def default_db_isolation(pytestconfig: pytest.Config) -> str:
+    """The isolation of tests without an `isolation` marker.
+
+    Override it in a conftest.py to change the default for the tests below it
+    (`return "truncate"`), as pytest-django's `django_db_*` settings fixtures are;
+    a test's or module's marker still wins.
+    """
+    return integration_plugin(pytestconfig).settings.isolation
+
+
+@pytest.fixture
+def db_isolation(
+    request: pytest.FixtureRequest, default_db_isolation: str
+) -> IsolationChoice:
     """Which isolation this test runs under: `db_isolation.strategy`."""
-    return IsolationChoice.for_test(request.node)
+    return IsolationChoice.for_test(request.node, default_db_isolation)
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from sqlalchemy import Engine, delete, insert, table
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..run_state import RunState
-from ..settings import ISOLATIONS, default_isolation
+from ..settings import ISOLATIONS
 from .databases import WorkerDatabase, ensure_template, row_counts, run_database_name
 from .deadlines import bounded
 from .schema_source import schema_from_project
@@ -45,11 +45,19 @@ class IsolationChoice:
     reset_sequences: bool = False
 
     @classmethod
-    def for_test(cls, item: pytest.Item) -> IsolationChoice:
+    def for_test(cls, item: pytest.Item, default: str) -> IsolationChoice:
+        """The closest `isolation` marker wins; else `default` (see the
+        `default_db_isolation` fixture)."""
         marker = item.get_closest_marker("isolation")
-        if marker is None:
-            return cls(default_isolation())
-        return cls.from_marker(marker.args, marker.kwargs)
+        if marker is not None:
+            return cls.from_marker(marker.args, marker.kwargs)
+        if default not in ISOLATIONS:
+            pytest.fail(
+                f"default_db_isolation gave {default!r}; an override must return "
+                f"one of {', '.join(ISOLATIONS)}",
+                pytrace=False,
+            )
+        return cls(default)
 
     @classmethod
     def from_marker(
