@@ -101,15 +101,15 @@ def _countries(engine: Engine) -> int:
         return connection.execute(text("SELECT count(*) FROM countries")).scalar_one()
 
 
-@pytest.mark.isolation("truncate")
-def test_seed_rows_are_there_under_truncate(db_engine: Engine) -> None:
+@pytest.mark.isolation("delete")
+def test_seed_rows_are_there_under_delete(db_engine: Engine) -> None:
     assert _countries(db_engine) == 2
     with db_engine.begin() as connection:
         connection.execute(text("DELETE FROM countries"))
 
 
 @pytest.mark.parametrize("attempt", range(3))
-def test_seed_rows_survive_earlier_truncate_tests(db_session: Session, attempt: int) -> None:
+def test_seed_rows_survive_earlier_delete_tests(db_session: Session, attempt: int) -> None:
     count = db_session.execute(text("SELECT count(*) FROM countries")).scalar_one()
     assert count == 2
 """
@@ -133,7 +133,7 @@ def test_leak_check_names_the_test_and_the_table(
     assert result.returncode == 1, result.summary()
     assert result.failed == ["test_leaky::test_leaks_a_row"]
     assert "left rows behind under rollback isolation: sample_users (1 rows)" in result.output
-    # The leak was cleaned up: every other test, truncate ones included, still passed.
+    # The leak was cleaned up: every other test, delete ones included, still passed.
     assert len(result.passed) >= 20
 
     unchecked = run_suite(project, pytest_command, "-n", "2", env=env)

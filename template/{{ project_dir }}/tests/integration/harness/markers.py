@@ -13,7 +13,7 @@ MARKER_LINES = (
     "integration: talks to real services; added to every test under tests/integration",
     (
         "isolation(strategy, reset_sequences=False): database isolation of a test "
-        "or module: rollback, truncate or fresh"
+        "or module: rollback, delete or fresh"
     ),
     *(
         f"{name}: uses {name}; added automatically from the fixtures a test requests"

@@ -3,7 +3,7 @@
     dialect.py        SqlDialect: the few things each database does its own way
     server.py         DatabaseServer: guarded admin access (create, clone, drop)
     databases.py      the run's template database and each worker's clone of it
-    isolation.py      rollback / truncate / fresh around one test (sync and async)
+    isolation.py      rollback / delete / fresh around one test (sync and async)
     fixtures.py       db_session, db_engine, db_isolation, ...: the fixtures tests use
     schema_source.py  where the schema comes from: SQLAlchemy metadata or Alembic
     migrations.py     running Alembic only against the test database

@@ -122,7 +122,7 @@ class WorkerDatabase:
     tables: list[TableName] = field(default_factory=list)
     # Row counts right after cloning: reference data that the schema inserts.
     baseline: dict[TableName, int] = field(default_factory=dict)
-    # Those rows themselves, to put back after a truncate test emptied the tables.
+    # Those rows themselves, to put back after a delete test emptied the tables.
     seed: dict[TableName, tuple[Table, list[dict[str, Any]]]] = field(
         default_factory=dict
     )

@@ -85,7 +85,7 @@ def default_db_isolation(pytestconfig: pytest.Config) -> str:
     """The isolation of tests without an `isolation` marker.
 
     Override it in a conftest.py to change the default for the tests below it
-    (`return "truncate"`), as pytest-django's `django_db_*` settings fixtures are;
+    (`return "delete"`), as pytest-django's `django_db_*` settings fixtures are;
     a test's or module's marker still wins.
     """
     return integration_plugin(pytestconfig).settings.isolation

@@ -1,12 +1,13 @@
-"""Per-test database isolation: rollback, truncate or fresh, for sync and async tests.
+"""Per-test database isolation: rollback, delete or fresh, for sync and async tests.
 
 rollback  One connection, one outer transaction, rolled back after the test. Sessions
           join it with SAVEPOINTs (SQLAlchemy's "Joining a Session into an External
           Transaction" recipe), so code under test may commit() and still leaves nothing
           behind. The fastest; but other connections never see the test's rows.
-truncate  Sessions commit for real, so threads, in-process servers and consumers on
+delete    Sessions commit for real, so threads, in-process servers and consumers on
           their own connections see the data. Afterwards every table is emptied
-          (DELETE), and seed rows of the template come back.
+          (DELETE; `truncate` is its old name), and seed rows of the template
+          come back.
 fresh     A new database cloned from the template for this one test, dropped after:
           for DDL, extensions, anything that changes the schema.
 
@@ -26,6 +27,7 @@ import pytest
 from sqlalchemy import Engine, delete, insert, table
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..deprecated import ISOLATION_ALIASES, isolation_name
 from ..run_state import RunState
 from ..settings import ISOLATIONS
 from .databases import WorkerDatabase, ensure_template, row_counts, run_database_name
@@ -41,8 +43,15 @@ _MARKER_KEYWORDS = frozenset({"strategy", "reset_sequences"})
 class IsolationChoice:
     """What a test asked for with @pytest.mark.isolation(...), or the default."""
 
+    # As the test or setting asked for it (an old name such as `truncate` included,
+    # so that `db_isolation.strategy == "truncate"` in older tests still holds).
     strategy: str
     reset_sequences: bool = False
+
+    @property
+    def kind(self) -> str:
+        """The strategy under its current name: rollback, delete or fresh."""
+        return ISOLATION_ALIASES.get(self.strategy, self.strategy)
 
     @classmethod
     def for_test(cls, item: pytest.Item, default: str) -> IsolationChoice:
@@ -51,7 +60,7 @@ class IsolationChoice:
         marker = item.get_closest_marker("isolation")
         if marker is not None:
             return cls.from_marker(marker.args, marker.kwargs)
-        if default not in ISOLATIONS:
+        if ISOLATION_ALIASES.get(default, default) not in ISOLATIONS:
             pytest.fail(
                 f"default_db_isolation gave {default!r}; an override must return "
                 f"one of {', '.join(ISOLATIONS)}",
@@ -65,7 +74,11 @@ class IsolationChoice:
     ) -> IsolationChoice:
         unknown = sorted(set(kwargs) - _MARKER_KEYWORDS)
         strategy = args[0] if args else kwargs.get("strategy", "")
-        if unknown or len(args) > 1 or strategy not in ISOLATIONS:
+        # An old name warns and stays as written (see the `strategy` field).
+        known = isinstance(strategy, str) and (
+            isolation_name(strategy, "@pytest.mark.isolation") in ISOLATIONS
+        )
+        if unknown or len(args) > 1 or not known:
             pytest.fail(
                 f"@pytest.mark.isolation{_call(args, kwargs)}: use "
                 f"@pytest.mark.isolation(strategy, reset_sequences=False) with a "
@@ -92,7 +105,7 @@ class IsolatedDatabase:
     strategy: str
     database: str
     # For code that opens its own connections. Under rollback it does not see the
-    # test's uncommitted rows; use truncate when it must.
+    # test's uncommitted rows; use delete when it must.
     engine: Engine
     # Sessions taking part in the isolation (rollback: in the test's transaction).
     sessionmaker: sessionmaker[Session]
@@ -100,7 +113,7 @@ class IsolatedDatabase:
 
 def prepare(choice: IsolationChoice, target: SqlTarget, run: RunState) -> str:
     """Before the test; returns the name of the database the test works in."""
-    if choice.strategy == "fresh":
+    if choice.kind == "fresh":
         name = run_database_name(run, f"{run.worker}_f{next(_fresh_numbers)}")
         if target.database.template is None:  # the first fresh test builds it
             target.database.template = ensure_template(
@@ -108,7 +121,7 @@ def prepare(choice: IsolationChoice, target: SqlTarget, run: RunState) -> str:
             )
         target.server.clone(target.database.template, name)
         return name
-    if choice.strategy == "truncate" and choice.reset_sequences:
+    if choice.kind == "delete" and choice.reset_sequences:
         with target.engine.begin() as connection:
             target.server.check_connected(connection, target.database.name)
             target.server.dialect.restart_sequences(connection, target.database.tables)
@@ -119,11 +132,11 @@ def finish(
     choice: IsolationChoice, target: SqlTarget, database: str, *, check_leaks: bool
 ) -> None:
     """After the test: drop its fresh database, or empty tables, or look for leaks."""
-    if choice.strategy == "fresh":
+    if choice.kind == "fresh":
         target.server.drop(database)
         return
-    if choice.strategy == "truncate":
-        clean_up_after_truncate(target)
+    if choice.kind == "delete":
+        delete_rows_and_reseed(target)
     if check_leaks:
         fail_on_leaked_rows(target, choice.strategy)
 
@@ -144,7 +157,7 @@ def isolated(
 def _sessions(
     choice: IsolationChoice, target: SqlTarget, database: str
 ) -> Iterator[IsolatedDatabase]:
-    if choice.strategy == "rollback":
+    if choice.kind == "rollback":
         with target.engine.connect() as connection:
             transaction = connection.begin()
             try:
@@ -159,15 +172,15 @@ def _sessions(
             finally:
                 end_outer_transaction(connection, transaction, target)
         return
-    # truncate uses the worker's engine; fresh one of its own, without a pool:
+    # delete uses the worker's engine; fresh one of its own, without a pool:
     # nothing may stay connected when its database is dropped after the test.
     engine = (
         target.engine
-        if choice.strategy == "truncate"
+        if choice.kind == "delete"
         else target.server.engine_for(database, pooled=False)
     )
     try:
-        yield IsolatedDatabase(choice.strategy, database, engine, sessionmaker(engine))
+        yield IsolatedDatabase(choice.kind, database, engine, sessionmaker(engine))
     finally:
         if engine is not target.engine:
             engine.dispose()
@@ -188,7 +201,7 @@ def end_outer_transaction(connection: Any, transaction: Any, target: SqlTarget) 
         transaction.rollback()
 
 
-def clean_up_after_truncate(target: SqlTarget) -> None:
+def delete_rows_and_reseed(target: SqlTarget) -> None:
     """Remove every row the test left, children first, in one transaction; then put
     the template's reference rows back, parents first.
 
@@ -222,7 +235,7 @@ def fail_on_leaked_rows(target: SqlTarget, strategy: str) -> None:
     if not leaked:
         return
     # Clean up first so that the next test starts from an empty database again.
-    clean_up_after_truncate(target)
+    delete_rows_and_reseed(target)
     tables = ", ".join(
         f"{table} ({count} rows)" for table, count in sorted(leaked.items())
     )
@@ -230,7 +243,7 @@ def fail_on_leaked_rows(target: SqlTarget, strategy: str) -> None:
         f"left rows behind under {strategy} isolation: {tables}. Rows committed on "
         "connections of their own escape the rollback: use the db_session or "
         "db_sessionmaker fixtures, or mark the test "
-        "@pytest.mark.isolation('truncate').",
+        "@pytest.mark.isolation('delete').",
         pytrace=False,
     )
 
