@@ -10,6 +10,7 @@ its working directory, against the already-running services.
 
 from __future__ import annotations
 
+import glob
 import re
 import shlex
 import subprocess
@@ -25,7 +26,10 @@ from rendering import ALL_SERVICES, render
 GITHUB_WORKFLOW = ".github/workflows/integration-tests.yml"
 GITLAB_JOBS = ".gitlab/integration-tests.gitlab-ci.yml"
 # project_dir answer -> the folder the jobs must run in ("" = the repository root)
-LAYOUTS = {".": "", "backend": "backend"}
+LAYOUTS = {".": "", "backend": "backend", "services/api": "services/api"}
+LAYOUT_IDS = ["root", "subfolder", "nested"]
+# What a uv workspace keeps at its root, above the project (and uv reads from there).
+WORKSPACE_FILES = ("uv.lock", "pyproject.toml", ".python-version", ".env")
 PINNED = re.compile(r"uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+){0,2}")
 BRANCH_NAME = re.compile(r"\b(main|master|develop|trunk)\b")
 
@@ -43,13 +47,13 @@ def load(path: Path) -> dict[Any, Any]:
     return loaded
 
 
-@pytest.fixture(scope="module", params=list(LAYOUTS), ids=["root", "subfolder"])
+@pytest.fixture(scope="module", params=list(LAYOUTS), ids=LAYOUT_IDS)
 def github(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("github") / "repo"
     return render(root, services=ALL_SERVICES, ci="github", project_dir=request.param)
 
 
-@pytest.fixture(scope="module", params=list(LAYOUTS), ids=["root", "subfolder"])
+@pytest.fixture(scope="module", params=list(LAYOUTS), ids=LAYOUT_IDS)
 def gitlab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("gitlab") / "repo"
     return render(root, services=ALL_SERVICES, ci="gitlab", project_dir=request.param)
@@ -57,6 +61,64 @@ def gitlab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 def folder_of(project: Path) -> str:
     return LAYOUTS[load(project / ".copier-answers.integration-tests.yml")["project_dir"]]
+
+
+def folders_above(folder: str) -> list[str]:
+    """ "services/api" -> ["services/", ""]: where a uv workspace's root may be."""
+    parts = folder.split("/")
+    return [f"{'/'.join(parts[:depth])}/" if depth else "" for depth in reversed(range(len(parts)))]
+
+
+def path_glob(pattern: str) -> re.Pattern[str]:
+    """A paths-filter glob as GitHub and GitLab read it: `**/` any folders (none too),
+    `**` anything, `*` and `?` within one path segment."""
+    tokens = re.split(r"(\*\*/|\*\*|\*|\?)", pattern)
+    meaning = {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}
+    return re.compile("".join(meaning.get(token, re.escape(token)) for token in tokens))
+
+
+def triggered(patterns: list[str], changed: str) -> bool:
+    """Whether a change to the file `changed` matches a paths filter."""
+    return any(path_glob(pattern).fullmatch(changed) for pattern in patterns)
+
+
+def check_changes_filter(patterns: list[str], folder: str, own_file: str) -> None:
+    """A change in the project, its CI file, or what uv reads above the project (a
+    workspace's uv.lock, .python-version, .env) starts the job; elsewhere it does not."""
+    wanted = [f"{folder}/app/main.py", f"{folder}/uv.lock", f"{folder}/tests/integration/ci.env",
+              own_file]  # fmt: skip
+    wanted += [f"{above}{name}" for above in folders_above(folder) for name in WORKSPACE_FILES]
+    assert [path for path in wanted if not triggered(patterns, path)] == []
+    unrelated = ["frontend/package.json", "docs/index.md", "README.md", f"{folder}-old/x.py"]
+    assert [path for path in unrelated if triggered(patterns, path)] == []
+
+
+def hashed_files(root: Path, base: Path, patterns: list[str]) -> set[str]:
+    """The repository files a list of cache-key globs matches (relative ones resolved
+    against `base`), as repository paths."""
+    matched: set[str] = set()
+    for pattern in patterns:
+        absolute = pattern if pattern.startswith("/") else str(base / pattern)
+        matched |= {
+            Path(path).relative_to(root).as_posix()
+            for path in glob.glob(absolute, recursive=True) if Path(path).is_file()
+        }  # fmt: skip
+    return matched
+
+
+def check_cache_key(root: Path, base: Path, patterns: list[str], folder: str) -> None:
+    """The key hashes the suite's requirements and the project's uv.lock wherever uv
+    keeps it: in the project, or at the root of the uv workspace above it."""
+    prefix = f"{folder}/" if folder else ""
+    requirements = f"{prefix}tests/integration/requirements.txt"
+    for lock in {f"{prefix}uv.lock", *(f"{above}uv.lock" for above in folders_above(folder))}:
+        scratch = root / lock
+        scratch.write_text("version = 1\n")
+        try:
+            hashed = hashed_files(root, base, patterns)
+        finally:
+            scratch.unlink()
+        assert {requirements, lock} <= hashed, (lock, sorted(hashed))
 
 
 def test_github_workflow_matches_the_schema(github: Path) -> None:
@@ -96,8 +158,8 @@ def test_github_workflow_runs_in_the_project_folder_for_its_changes(github: Path
     if folder:
         assert workflow["defaults"]["run"]["working-directory"] == folder
         assert all(step["with"]["working-directory"] == folder for step in setup_uv)
-        wanted = [f"{folder}/**", GITHUB_WORKFLOW]
-        assert triggers["push"]["paths"] == triggers["pull_request"]["paths"] == wanted
+        assert triggers["push"]["paths"] == triggers["pull_request"]["paths"]
+        check_changes_filter(triggers["push"]["paths"], folder, GITHUB_WORKFLOW)
     else:
         assert "defaults" not in workflow
         assert all("working-directory" not in step["with"] for step in setup_uv)
@@ -107,6 +169,23 @@ def test_github_workflow_runs_in_the_project_folder_for_its_changes(github: Path
     requirements = command[command.index("--with-requirements") + 1]
     assert (github / folder / requirements).is_file()  # relative to the working directory
     assert (github / folder / "tests/integration/pytest.ini").is_file()
+
+
+def test_github_cache_key_hashes_the_lock_where_uv_keeps_it(github: Path) -> None:
+    """setup-uv resolves relative globs against its working-directory; the workflow's
+    own expression names the checkout."""
+    folder = folder_of(github)
+    workflow = load(github / GITHUB_WORKFLOW)
+    for job in workflow["jobs"].values():
+        (setup_uv,) = [step for step in job["steps"]
+                       if step.get("uses", "").startswith("astral-sh/setup-uv@")]  # fmt: skip
+        patterns = [
+            line.strip().replace("${{ github.workspace }}", str(github))
+            for line in setup_uv["with"]["cache-dependency-glob"].splitlines() if line.strip()
+        ]  # fmt: skip
+        assert not [pattern for pattern in patterns if "${{" in pattern], patterns
+        base = github / setup_uv["with"].get("working-directory", "")
+        check_cache_key(github, base, patterns, folder)
 
 
 def test_github_workflow_takes_python_and_branch_from_the_project(github: Path) -> None:
@@ -135,16 +214,22 @@ def test_gitlab_job_runs_in_the_project_folder_for_its_changes(gitlab: Path) -> 
     job = load(gitlab / GITLAB_JOBS)["integration-tests"]
     script = job["script"]
     assert script[0] == f"cd {folder}" if folder else not script[0].startswith("cd ")
-    assert job["cache"]["key"]["files"] == [
-        f"{prefix}tests/integration/requirements.txt",
-        f"{prefix}uv.lock",
-    ]
     changes = [rule.get("changes", {}).get("paths") for rule in job["rules"]]
     if folder:
-        assert [f"{folder}/**/*", GITLAB_JOBS] in changes
+        # merge requests and the default branch: the same filter; started by hand: none
+        assert changes[0] == changes[1]
+        assert changes[2:] == [None]
+        check_changes_filter(changes[0], folder, GITLAB_JOBS)
     else:
         assert changes == [None] * len(changes)
-    assert (gitlab / folder / "tests/integration/requirements.txt").is_file()
+    assert (gitlab / prefix / "tests/integration/requirements.txt").is_file()
+
+
+def test_gitlab_cache_key_hashes_the_lock_where_uv_keeps_it(gitlab: Path) -> None:
+    """cache:key:files: at most two, relative to the repository root (globs allowed)."""
+    files = load(gitlab / GITLAB_JOBS)["integration-tests"]["cache"]["key"]["files"]
+    assert len(files) <= 2
+    check_cache_key(gitlab, gitlab, files, folder_of(gitlab))
 
 
 def test_gitlab_job_takes_python_and_branch_from_the_project(gitlab: Path) -> None:
@@ -169,6 +254,7 @@ def test_no_ci_renders_no_workflow(tmp_path: Path) -> None:
     project = render(tmp_path / "shop", ci="none")
     assert not (project / ".github").exists()
     assert not (project / ".gitlab").exists()
+    assert not (project / "tests/integration/ci.env").exists()  # nothing would load it
 
 
 def test_the_workflow_command_passes_in_its_working_directory_for_every_shard(
