@@ -59,6 +59,11 @@ def git(repo: Path, *args: str) -> str:
     ).stdout.strip()  # fmt: skip
 
 
+def outside_github_actions() -> dict[str, str]:
+    """The environment without GITHUB_ACTIONS, whose error annotation the tests do not read."""
+    return {name: value for name, value in os.environ.items() if name != "GITHUB_ACTIONS"}
+
+
 def changelog(*entries: tuple[str, str]) -> str:
     """CHANGELOG.md with these (heading, body) entries, newest first."""
     return INTRO + "".join(f"\n## {heading}\n\n{body}\n" for heading, body in entries)
@@ -92,7 +97,7 @@ class Published:
         return subprocess.run(
             [sys.executable, str(SCRIPT), "--repo", str(self.work), "--gh", str(self.gh),
              "--remote", "origin", *args],
-            env={**os.environ, **GIT_ENV, "ORIGIN": str(self.origin),
+            env={**outside_github_actions(), **GIT_ENV, "ORIGIN": str(self.origin),
                  "GH_RECORD": str(self.record)},
             capture_output=True, text=True, check=False, timeout=60,
         )  # fmt: skip
@@ -148,6 +153,19 @@ def test_a_new_heading_is_tagged_on_its_commit_and_released(published: Published
     assert args == ["release", "create", "0.2.0", "--verify-tag", "--title",
                     "0.2.0 — 2026-12-08", "--notes-file", notes_file, "--latest"]  # fmt: skip
     assert not Path(notes_file).exists()
+
+
+def test_a_pre_release_is_released_as_one_and_not_as_the_latest(published: Published) -> None:
+    entries = (("0.2.0rc1 — 2026-12-08", "- Try it."), ("0.1.0 — 2026-11-21", "- First."))
+    commit = published.commit("CHANGELOG 0.2.0rc1", {"CHANGELOG.md": changelog(*entries)})
+
+    result = published.release()
+
+    assert result.returncode == 0, result.stderr
+    assert published.tags()["0.2.0rc1"] == commit
+    [release] = published.released()
+    assert release["args"][2] == "0.2.0rc1"
+    assert release["args"][-2:] == ["--prerelease", "--latest=false"]
 
 
 def test_dry_run_prints_the_tag_and_its_notes_and_changes_nothing(published: Published) -> None:
@@ -215,7 +233,11 @@ def test_a_heading_that_is_not_a_release_is_refused(
 @pytest.mark.parametrize(
     ("newest", "says"),
     [
-        ("0.2.0", "0.2.0 has no tag and is lower than the highest tag, 0.3.0: a new release"),
+        (
+            "0.2.0",
+            "0.2.0 has no tag and is lower than the highest tag, 0.3.0: a new release "
+            "must be higher; give its heading a version above 0.3.0",
+        ),
         ("0.0.9", "line 14: 0.1.0 comes after 0.0.9 but is not lower: headings go from the"),
         ("0.1.0", "line 14: 0.1.0 comes after 0.1.0 but is not lower: headings go from the"),
     ],
@@ -236,6 +258,26 @@ def test_a_version_that_goes_backwards_is_refused(
     assert len(result.stderr.splitlines()) == 1
     assert published.tags() == before
     assert published.released() == []
+
+
+def test_an_older_release_that_lost_its_tag_is_refused_with_what_to_do(
+    published: Published,
+) -> None:
+    add_0_2_0(published)
+    assert published.release().returncode == 0
+    for repo in published.work, published.origin:
+        git(repo, "tag", "--delete", "0.1.0")
+    before = published.tags()
+
+    result = published.release()
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        "release: CHANGELOG.md: 0.1.0 has no tag and is lower than the highest tag, 0.2.0: "
+        "an older release lost its tag; tag it again by hand on its release commit "
+        "(git tag --annotate 0.1.0 <commit> && git push origin 0.1.0)\n"
+    )
+    assert published.tags() == before == {"0.2.0": before["0.2.0"]}
 
 
 def test_the_first_run_tags_each_earlier_version_where_its_entry_was_finished(

@@ -169,6 +169,16 @@ def release_commits(repo: Path) -> dict[str, str]:
     return commits
 
 
+def backwards_message(entry: Entry, newest: Entry, highest: str) -> str:
+    said = f"{CHANGELOG}: {entry.version} has no tag and is lower than the highest tag, {highest}"
+    if entry is newest:
+        return f"{said}: a new release must be higher; give its heading a version above {highest}"
+    return (
+        f"{said}: an older release lost its tag; tag it again by hand on its release commit "
+        f"(git tag --annotate {entry.tag} <commit> && git push origin {entry.tag})"
+    )
+
+
 def plan(repo: Path) -> list[Release]:
     """The versions to tag, oldest first; refuses a version that goes backwards."""
     entries = parse_changelog((repo / CHANGELOG).read_text(encoding="utf-8"))
@@ -178,11 +188,7 @@ def plan(repo: Path) -> list[Release]:
         highest = max(tags)
         backwards = [entry for entry in untagged if entry.version < highest]
         if backwards:
-            raise ReleaseError(
-                f"{CHANGELOG}: {backwards[0].version} has no tag and is lower than the "
-                f"highest tag, {tags[highest]}: a new release must be higher. Give the "
-                f"heading a version above {tags[highest]}"
-            )
+            raise ReleaseError(backwards_message(backwards[0], entries[0], tags[highest]))
     commits = release_commits(repo) if untagged else {}
     missing = [entry.tag for entry in untagged if entry.tag not in commits]
     if missing:
@@ -213,15 +219,18 @@ def tag_and_push(repo: Path, releases: Sequence[Release], remote: str) -> None:
 
 
 def publish(repo: Path, releases: Sequence[Release], gh: str) -> None:
-    """A GitHub release per new tag, oldest first; only the newest is marked latest."""
+    """A GitHub release per new tag, oldest first. Only the newest final release is marked
+    latest; a pre-release is marked as one (Copier, too, skips them without --prereleases)."""
+    finals = [release for release in releases if not release.entry.version.is_prerelease]
     for release in releases:
-        latest = "--latest" if release is releases[-1] else "--latest=false"
+        kind = ["--prerelease"] if release.entry.version.is_prerelease else []
+        kind.append("--latest" if finals and release is finals[-1] else "--latest=false")
         with tempfile.NamedTemporaryFile("w", suffix=".md", delete=False) as notes:
             notes.write(release.entry.notes + "\n")
         try:
             created = subprocess.run(
                 [gh, "release", "create", release.entry.tag, "--verify-tag",
-                 "--title", release.entry.title, "--notes-file", notes.name, latest],
+                 "--title", release.entry.title, "--notes-file", notes.name, *kind],
                 cwd=repo, capture_output=True, text=True, check=False,
             )  # fmt: skip
         finally:
