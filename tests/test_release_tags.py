@@ -307,6 +307,30 @@ def test_the_first_run_tags_each_earlier_version_where_its_entry_was_finished(
     assert (new["args"][2], new["args"][-1], new["notes"]) == ("0.2.0", "--latest", "- Third.\n")
 
 
+def test_a_shallow_clone_is_refused_rather_than_tagged_on_the_wrong_commit(
+    published: Published, tmp_path: Path
+) -> None:
+    """Its only commit looks as if it added the whole CHANGELOG: 0.2.0 would be tagged on
+    a later commit than the one that finished its entry."""
+    add_0_2_0(published)
+    published.commit("tests only", {"tests/test_h.py": "\n"})
+    git(published.work, "push", "--quiet", "origin", "HEAD:main")
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "--quiet", "--depth=1", "--branch=main",
+        f"file://{published.origin}", str(shallow))  # fmt: skip
+    git(shallow, "fetch", "--quiet", "--depth=1", "origin", "refs/tags/0.1.0:refs/tags/0.1.0")
+
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--repo", str(shallow), "--dry-run"],
+        env={**outside_github_actions(), **GIT_ENV},
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("release: a shallow clone cannot tell where each version")
+    assert "fetch-depth: 0" in result.stderr
+
+
 def test_this_repository_has_a_release_commit_for_every_changelog_version() -> None:
     """The real CHANGELOG.md and history: every heading parses and finds its commit."""
     if git(ROOT, "rev-parse", "--is-shallow-repository") == "true":

@@ -15,11 +15,11 @@ with no tag yet gets an annotated tag (its message: the heading and the entry) o
 release commit, pushed to the remote, then a GitHub release whose notes are the entry
 (`gh release create`). The release commit of a version is the last commit on the
 first-parent history that changed its entry while it was the newest one: the commit
-that completes the release. On a push that adds a heading that is the pushed commit
-(or the last of the pushed ones that touched the entry); for versions written before
-this workflow existed, it is where their entry was finished, not where the heading
-first appeared (0.2.8's heading came with fb01594; its entry and code were completed
-in ab90f7c).
+that completes the release. For a heading that a push adds, that is the pushed commit
+(or the last pushed one that touched the entry); for the versions written before this
+workflow existed, it is where their entry was finished, not where the heading first
+appeared (0.2.8's heading came with fb01594; its entry and code were completed in
+ab90f7c). The notes are the entry as CHANGELOG.md has it now, later corrections included.
 
 Refused, with one message and nothing tagged: a heading that is not in that form or
 whose version is not canonical PEP 440, headings not in descending order, and a
@@ -189,12 +189,17 @@ def plan(repo: Path) -> list[Release]:
         backwards = [entry for entry in untagged if entry.version < highest]
         if backwards:
             raise ReleaseError(backwards_message(backwards[0], entries[0], tags[highest]))
+    if untagged and git(repo, "rev-parse", "--is-shallow-repository").strip() == "true":
+        raise ReleaseError(
+            "a shallow clone cannot tell where each version's entry was finished: fetch the "
+            "whole history (actions/checkout with fetch-depth: 0, or git fetch --unshallow)"
+        )
     commits = release_commits(repo) if untagged else {}
     missing = [entry.tag for entry in untagged if entry.tag not in commits]
     if missing:
         raise ReleaseError(
             f"no commit on HEAD's first-parent history has {', '.join(missing)} as the newest "
-            f"{CHANGELOG} entry: fetch the whole history (actions/checkout fetch-depth: 0)"
+            f"{CHANGELOG} entry: a heading added below the newest one must be tagged by hand"
         )
     return [Release(entry, commits[entry.tag]) for entry in reversed(untagged)]
 
