@@ -28,7 +28,7 @@ the steadier reading on a machine whose server latency moves from run to run.
 
 Part 2, strategies on two databases (issue 14). The generated suite for postgres
 and mysql (MariaDB here), small tests (insert, commit, read back) under rollback,
-truncate, fresh and none, -n 1: the median per-test cost of each strategy on each
+truncate, fresh and none, -n 0: the median per-test cost of each strategy on each
 database, side by side. Then MySQL's clone (replaying SHOW CREATE TABLE, then
 INSERT ... SELECT) against create_all() into an empty database, per clone, for the
 samples' schema and for 20 tables.
