@@ -86,3 +86,11 @@ def test_mypy_strict(project: Path, suite_python: Path) -> None:
         "tests/integration", cwd=project,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_with_the_suites_own_settings(project: Path) -> None:
+    """tests/integration/ruff.toml is what a user's ruff applies here (test_host_lint.py)."""
+    check = tool("ruff", "check", "--output-format", "concise", "tests/integration", cwd=project)
+    formatted = tool("ruff", "format", "--check", "tests/integration", cwd=project)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr

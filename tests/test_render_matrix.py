@@ -23,6 +23,7 @@ SQL_SAMPLES = {f"{IT}/samples/test_user_repository.py", f"{IT}/samples/models.py
 ALWAYS = {
     f"{IT}/conftest.py",
     f"{IT}/pytest.ini",
+    f"{IT}/ruff.toml",
     f"{IT}/README.md",
     f"{IT}/requirements.txt",
     f"{IT}/docker-compose.yml",

@@ -216,11 +216,12 @@ def _kept_labels(spec: ServiceSpec) -> dict[str, str]:
 def _ensure_image(client: DockerClient, image: str) -> None:
     """Pull `image` unless the engine has it: a failed pull is reported as the
     image's fault here, not as a container that failed to start."""
-    from docker.errors import ImageNotFound  # type: ignore[import-untyped, unused-ignore]
+    # A plain import: no isort setting (or ruff version) rewraps it around the comment.
+    import docker.errors  # type: ignore[import-untyped, unused-ignore]
 
     try:
         client.client.images.get(image)  # one call; images.list makes one per match
-    except ImageNotFound:
+    except docker.errors.ImageNotFound:
         client.client.images.pull(image)
 
 
