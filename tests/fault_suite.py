@@ -100,6 +100,55 @@ def test_rabbitmq(n: int, amqp_channel, amqp_names, gate) -> None:
 """
 
 
+ASYNC_SQL_MODULE = """
+import pytest
+from sqlalchemy import text
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest.fixture
+def database_service() -> str:
+    return "{service}"
+
+
+@pytest.mark.parametrize("n", range({tests}))
+async def test_async_{service}(n: int, async_db_session, gate) -> None:
+    await async_db_session.execute(text("SELECT 1"))
+    gate()
+    await async_db_session.execute(text("SELECT 1"))
+"""
+
+ASYNC_RABBITMQ_MODULE = """
+import pytest
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest.mark.parametrize("n", range({tests}))
+async def test_async_rabbitmq(n: int, async_amqp_channel, amqp_names, gate) -> None:
+    name = amqp_names.queue("work")
+    queue = await async_amqp_channel.declare_queue(
+        name, arguments=amqp_names.queue_arguments()
+    )
+    gate()
+    await async_amqp_channel.declare_queue(name, passive=True)
+    await queue.delete()
+"""
+# Services with asyncio fixtures (async_tests=True): Redis has none.
+ASYNC_SERVICES = ("postgres", "mysql", "rabbitmq")
+
+
+def write_async_fault_modules(project: Path) -> None:
+    """test_fault_async_<service>.py, for a render with async_tests=True."""
+    suite = project / "tests/integration"
+    for service in ("postgres", "mysql"):
+        (suite / f"test_fault_async_{service}.py").write_text(
+            ASYNC_SQL_MODULE.format(service=service, tests=TESTS)
+        )
+    (suite / "test_fault_async_rabbitmq.py").write_text(ASYNC_RABBITMQ_MODULE.format(tests=TESTS))
+
+
 def write_fault_modules(project: Path) -> None:
     suite = project / "tests/integration"
     (suite / "conftest_gate.py").write_text(GATE_CONFTEST)
@@ -147,6 +196,19 @@ class FaultRun:
 
         found = re.search(r" in ([\d.]+)s", self.final_line())
         return float(found.group(1)) if found else float("inf")
+
+    def failure_report(self) -> list[str]:
+        """The lines of the first failure section: from its `___ test_x ___` header
+        to the next section (captured output, the summary, another failure)."""
+        lines = self.lines
+        starts = [i for i, line in enumerate(lines) if line.startswith("___") and "test_" in line]
+        if not starts:
+            return []
+        end = next(
+            (i for i in range(starts[0] + 1, len(lines)) if lines[i][:3] in ("___", "---", "===")),
+            len(lines),
+        )
+        return lines[starts[0] : end]
 
     def tracebacks(self) -> int:
         """Failure sections with a traceback (pytest's `___ test_x ___` headers)."""

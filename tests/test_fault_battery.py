@@ -9,6 +9,7 @@ that needed it says one line, and nothing is left behind.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import threading
@@ -19,6 +20,7 @@ import import_audit
 import pytest
 from fault_proxy import FaultProxy, free_port
 from fault_suite import (
+    ASYNC_SERVICES,
     NATIVE_PORTS,
     SERVICES,
     TESTS,
@@ -27,6 +29,7 @@ from fault_suite import (
     run_faulty,
     run_native_urls,
     url,
+    write_async_fault_modules,
     write_fault_modules,
 )
 from rendering import ALL_SERVICES, render
@@ -40,6 +43,8 @@ from server_state import (
     run_state_folders,
 )
 
+pytestmark = pytest.mark.slow
+
 PROJECT = "faults"
 PREFIX = f"test_{PROJECT}_"
 STARTUP_TIMEOUT = 4
@@ -49,6 +54,13 @@ CALL_TIMEOUT = 3
 SLACK_SECONDS = 2
 # What a run with one unavailable service may print besides one line per test.
 MAX_LINES = 60
+# The report of the test in flight when its service froze: the service, what the
+# test was doing, the limit that ended it (0.2.x: 200-660 lines of chained tracebacks).
+MAX_IN_FLIGHT_LINES = 15
+# IT_STARTUP_TIMEOUT for a server frozen from the start; the deadline is kept to
+# within a second (0.2.8: an attempt could start at the deadline and run its whole
+# connect timeout past it).
+FROZEN_STARTUP_TIMEOUT = 10
 # From Ctrl-C to the end of the process (pytest formats the interrupt, workers stop).
 INTERRUPT_EXIT_SECONDS = 3
 # The run after a frozen one uses another service; the client the sweep then needs.
@@ -78,6 +90,20 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def async_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = render(
+        tmp_path_factory.mktemp("faults-async") / PROJECT,
+        project_name=PROJECT,
+        services=ALL_SERVICES,
+        include_samples=False,
+        async_tests=True,
+    )
+    write_fault_modules(root)
+    write_async_fault_modules(root)
+    return root
+
+
 @pytest.fixture(autouse=True)
 def leaves_nothing(native_urls: dict[str, str]) -> Iterator[None]:
     """No database, key, queue, exchange or state folder of this project remains."""
@@ -101,20 +127,33 @@ def assert_one_message(run: FaultRun, service: str, cause: str, *, unavailable: 
     assert len(run.lines) <= MAX_LINES + unavailable, run.output
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_frozen_at_start_ends_within_the_startup_timeout(
-    project: Path, suite_python: Path, service: str
-) -> None:
-    with FaultProxy("127.0.0.1", NATIVE_PORTS[service]) as proxy:
-        proxy.freeze()
-        env = run_native_urls(**{URL_ENVS[service]: url(service, proxy.port)})
+def test_frozen_at_start_ends_within_the_startup_timeout(project: Path, suite_python: Path) -> None:
+    """Every service frozen from the start, in one run: each is reported once, and
+    the wait ends at IT_STARTUP_TIMEOUT (to within a second), not an attempt later."""
+    with contextlib.ExitStack() as stack:
+        proxies = {
+            s: stack.enter_context(FaultProxy("127.0.0.1", NATIVE_PORTS[s])) for s in SERVICES
+        }
+        for proxy in proxies.values():
+            proxy.freeze()
+        env = run_native_urls(**{URL_ENVS[s]: url(s, p.port) for s, p in proxies.items()})
+        others = [f"tests/integration/test_fault_{s}.py" for s in SERVICES[1:]]
         run = run_faulty(
-            project, suite_python, service,
-            env={**env, "IT_STARTUP_TIMEOUT": str(STARTUP_TIMEOUT)},
+            project, suite_python, SERVICES[0], *others,
+            env={**env, "IT_STARTUP_TIMEOUT": str(FROZEN_STARTUP_TIMEOUT)},
         )  # fmt: skip
-    assert_one_message(run, service, "did not become ready", unavailable=TESTS)
+    unavailable = TESTS * len(SERVICES)
+    assert run.returncode == 1, run.output[-4000:]
+    for service in SERVICES:
+        assert run.headings(service) == 1, run.output[-4000:]
+    assert run.output.count(f"did not answer within {FROZEN_STARTUP_TIMEOUT} s") >= len(SERVICES)
+    assert re.search(rf"\b{unavailable} unavailable\b", run.final_line()), run.final_line()
+    assert len(run.lines) <= MAX_LINES + unavailable, run.output
     assert run.tracebacks() == 0, run.output
-    assert run.session_seconds < STARTUP_TIMEOUT + SLACK_SECONDS, run.final_line()
+    waited = re.search(r"services up in ([\d.]+) s", run.output)
+    assert waited is not None, run.output[-4000:]
+    assert float(waited.group(1)) <= FROZEN_STARTUP_TIMEOUT + 1, waited.group(0)
+    assert run.session_seconds < FROZEN_STARTUP_TIMEOUT + 1 + SLACK_SECONDS, run.final_line()
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -137,6 +176,7 @@ def test_frozen_mid_run_fails_the_test_in_flight_and_the_rest_at_once(
         assert re.search(rf"\b{TESTS - 1} unavailable\b", run.final_line())
         assert "stopped answering during the run" in run.output
         assert run.tracebacks() == 1, run.output
+        assert_short_in_flight_report(run, service)
         # Thawed, the same server is swept by the next run: what the frozen run made
         # there (databases, names) goes, and its state folder with it. That run uses
         # another service: the sweep needs a client the run never imported, which
@@ -151,6 +191,59 @@ def test_frozen_mid_run_fails_the_test_in_flight_and_the_rest_at_once(
         assert again.returncode == 0, again.output[-4000:]
         assert "swept what run" in again.output
         import_audit.assert_main_thread_only(audit, expected=(CLIENT[service],))
+
+
+def assert_short_in_flight_report(run: FaultRun, service: str) -> None:
+    """The test in flight says, in a few lines, which service stopped answering,
+    what it was doing and the limit that ended it; the run stays short too."""
+    report = run.failure_report()
+    assert report, run.output
+    assert len(report) <= MAX_IN_FLIGHT_LINES, "\n".join(report)
+    text = "\n".join(report)
+    assert f"{service} stopped answering" in text, text
+    assert "doing: " in text, text
+    assert "IT_CALL_TIMEOUT" in text, text
+    assert len(run.lines) <= MAX_LINES + TESTS, run.output
+
+
+@pytest.mark.parametrize("service", ASYNC_SERVICES)
+def test_frozen_mid_run_async_test_in_flight_says_it_in_a_few_lines(
+    async_project: Path, suite_python: Path, service: str, tmp_path: Path
+) -> None:
+    with FaultProxy("127.0.0.1", NATIVE_PORTS[service]) as proxy:
+        env = run_native_urls(**{URL_ENVS[service]: url(service, proxy.port)})
+        env["IT_CALL_TIMEOUT"] = str(CALL_TIMEOUT)
+        run = run_faulty(
+            async_project, suite_python, f"async_{service}", env=env,
+            gate=tmp_path / "gate", on_started=proxy.freeze,
+        )  # fmt: skip
+        proxy.thaw()
+        # What the frozen run made there goes (the next run's sweep, as for sync).
+        again = run_faulty(async_project, suite_python, service, "-k", "0", env=env)
+    assert run.returncode == 1, run.output[-4000:]
+    assert run.after_fault < CALL_TIMEOUT + 12 + SLACK_SECONDS, run.after_fault
+    assert re.search(r"\b1 failed\b", run.final_line()), run.final_line()
+    assert re.search(rf"\b{TESTS - 1} unavailable\b", run.final_line())
+    assert_short_in_flight_report(run, service)
+    assert again.returncode == 0, again.output[-4000:]
+
+
+def test_a_users_own_failure_keeps_its_traceback(project: Path, suite_python: Path) -> None:
+    """Only a lost service's errors are shortened: an assertion in a test that uses
+    a healthy service is reported as pytest always does."""
+    module = project / "tests/integration/test_fault_user_assertion.py"
+    module.write_text(
+        "def test_user(redis_client, redis_namespace) -> None:\n"
+        "    redis_client.set(redis_namespace.key('k'), 1)\n"
+        "    assert redis_client.get(redis_namespace.key('k')) == b'2'\n"
+    )
+    try:
+        run = run_faulty(project, suite_python, "user_assertion", env=run_native_urls())
+    finally:
+        module.unlink()
+    assert run.returncode == 1, run.output[-4000:]
+    assert "stopped answering" not in run.output, run.output
+    assert "AssertionError" in run.output or "assert b'1' == b'2'" in run.output, run.output
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -17,6 +17,7 @@ test that needed it reports one line (status UNAVAILABLE).
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import hashlib
 import json
@@ -37,6 +38,12 @@ from .docker_engine import load_sdk
 from .endpoints import ServiceEndpoint
 from .errors import Cause
 from .forecast import forecast
+from .in_flight import (
+    GENERIC_CONNECTION_ERRORS,
+    error_chain,
+    keeps_full_report,
+    short_report,
+)
 from .markers import add_markers, services_used
 from .providers import kept_record
 from .providers.selection import asks_docker
@@ -177,11 +184,15 @@ class IntegrationPlugin:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        error = call.excinfo.value if call.excinfo is not None else None
+        excinfo = call.excinfo
+        error = excinfo.value if excinfo is not None else None
         if isinstance(error, ServiceUnavailable):
             report.user_properties.append((_UNAVAILABLE, error.service))
-        elif report.failed and isinstance(error, Exception):
-            self._check_lost(item, error)
+        elif report.failed and excinfo is not None and _may_be_lost(error):
+            lost = self._lost_service(item, excinfo.value)
+            if lost and not keeps_full_report(self.config):
+                # The service's message is said once; the test says a few lines.
+                report.longrepr = short_report(item, excinfo, lost, self.settings)
         return report
 
     @contextmanager
@@ -216,18 +227,32 @@ class IntegrationPlugin:
         if lost:
             self._unavailable(name, lost.splitlines()[0], error=True)
 
-    def _check_lost(self, item: pytest.Item, error: Exception) -> None:
-        # Every started service, not only the test's declared ones: fixtures can be
-        # requested dynamically. Each service recognises only its own client's errors.
-        for name in dict.fromkeys([*services_used(item), *self.endpoints]):
-            if self._connection_lost(name, error):
-                return
+    def _lost_service(self, item: pytest.Item, error: BaseException) -> str | None:
+        """The service whose loss failed this test, if that is why it failed.
 
-    def _connection_lost(self, name: str, error: Exception) -> bool:
+        Every started service, not only the test's declared ones: fixtures can be
+        requested dynamically. Each service recognises its own client's errors
+        anywhere in the chain (SQLAlchemy wraps the driver's, which wraps a
+        socket's); a bare timeout or cancellation (asyncio clients) counts for the
+        services the test declared, once a probe confirms that one is gone."""
+        used = services_used(item)
+        for name in dict.fromkeys([*used, *self.endpoints]):
+            for link in error_chain(error):
+                if self._connection_lost(name, link, generic=name in used):
+                    return name
+        return None
+
+    def _connection_lost(
+        self, name: str, error: BaseException, *, generic: bool = False
+    ) -> bool:
         """Whether `error` means `name` is gone (probed once to be sure); recorded."""
         spec = SPECS.get(name)
         endpoint = self.endpoints.get(name)
-        if spec is None or endpoint is None or not spec.is_connection_error(error):
+        if spec is None or endpoint is None:
+            return False
+        if not spec.is_connection_error(error) and not (
+            generic and isinstance(error, GENERIC_CONNECTION_ERRORS)
+        ):
             return False
         if self.run.lost(name):
             return True
@@ -346,6 +371,11 @@ class ServiceUnavailable(pytest.fail.Exception):  # type: ignore[name-defined,mi
     def __init__(self, service: str, headline: str) -> None:
         super().__init__(headline, pytrace=False)
         self.service = service
+
+
+def _may_be_lost(error: BaseException | None) -> bool:
+    """Errors a lost service can cause: not Ctrl-C, not pytest's own exits."""
+    return isinstance(error, (Exception, asyncio.CancelledError))
 
 
 def _unavailable_service(report: pytest.TestReport) -> str | None:

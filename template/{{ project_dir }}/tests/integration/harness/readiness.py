@@ -13,9 +13,13 @@ _MAX_INTERVAL = 1.0
 # waits for the poll that sees it: at most this long after it could answer. An early
 # attempt costs one refused connection.
 _JUST_STARTED_MAX_INTERVAL = 0.1
-# No single attempt may take longer than this, so the deadline is kept even when the
-# service accepts connections and then never answers (a frozen process).
-_MAX_ATTEMPT_SECONDS = 10.0
+# No single attempt may take longer than the connect timeout, nor than the time left:
+# a service that accepts connections and never answers (a frozen process) ends the
+# wait at its deadline, not one attempt later. Less than this left after a failed
+# attempt is too little for another (clients round their timeouts up to whole
+# seconds): the wait ends then.
+_MIN_ATTEMPT_SECONDS = 1.0
+_DEFAULT_ATTEMPT_SECONDS = 10.0
 
 Probe = Callable[[float], None]
 # Why the service can never answer now (its container exited), or "" while it still
@@ -31,6 +35,7 @@ def wait_until_ready(  # noqa: PLR0913 - keyword-only knobs of one loop
     fail_fast: bool,
     just_started: bool = False,
     exited: ExitCheck | None = None,
+    attempt_seconds: float = _DEFAULT_ATTEMPT_SECONDS,
 ) -> float:
     """Call `probe(seconds)` until it returns without raising; return the time taken.
 
@@ -39,7 +44,8 @@ def wait_until_ready(  # noqa: PLR0913 - keyword-only knobs of one loop
     `fail_fast` (a server someone else runs) a definitive refusal ends the wait at
     once; a server the suite is still starting may refuse for a moment.
     `just_started` (the suite started it) polls often; `exited` ends the wait as soon
-    as what serves it is gone (a container that exited).
+    as what serves it is gone (a container that exited). Each attempt gets
+    `attempt_seconds` (the connect timeout) or the time left, whichever is less.
     """
     started = time.monotonic()
     deadline = started + timeout
@@ -48,7 +54,7 @@ def wait_until_ready(  # noqa: PLR0913 - keyword-only knobs of one loop
     while True:
         remaining = deadline - time.monotonic()
         try:
-            probe(max(0.5, min(remaining, _MAX_ATTEMPT_SECONDS)))
+            probe(max(_MIN_ATTEMPT_SECONDS, min(remaining, attempt_seconds)))
         except Exception as exc:  # any failure means "not ready yet"
             if fail_fast and isinstance(exc, ServiceRefusedError):
                 raise
@@ -59,10 +65,11 @@ def wait_until_ready(  # noqa: PLR0913 - keyword-only knobs of one loop
         if gone:
             raise ServiceExitedError(f"{what}: {gone}") from last_error
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        if remaining < _MIN_ATTEMPT_SECONDS:
             raise ServiceNotReadyError(
                 f"{what} did not answer within {timeout:.0f} s "
                 f"(last error: {type(last_error).__name__}: {last_error})"
             )
-        time.sleep(min(interval, remaining))
+        # Whatever the pause, the next attempt keeps its minimum within the deadline.
+        time.sleep(max(0.0, min(interval, remaining - _MIN_ATTEMPT_SECONDS)))
         interval = min(interval * 2, max_interval)

@@ -71,6 +71,7 @@ class Provider(ABC):
             fail_fast=fail_fast,
             just_started=just_started,
             exited=exited,
+            attempt_seconds=self.settings.connect_timeout,
         )
 
     def kept_if_answering(self, spec: ServiceSpec, url: str) -> ServiceEndpoint | None:

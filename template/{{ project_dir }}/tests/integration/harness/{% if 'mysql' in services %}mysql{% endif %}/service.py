@@ -8,6 +8,7 @@ whose tests never touch MySQL does not pay for them.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from ..answers import REGISTRY
@@ -66,8 +67,9 @@ def probe(url: str, seconds: float) -> None:
             user=parsed.username or "root",
             password=parsed.password or "",
             database=parsed.database,
-            connect_timeout=max(1, round(seconds)),
-            read_timeout=max(1, round(seconds)),
+            # Whole seconds, rounded down: the probe ends within its time.
+            connect_timeout=max(1, math.floor(seconds)),
+            read_timeout=max(1, math.floor(seconds)),
         )
     except pymysql.err.OperationalError as exc:
         code = int(exc.args[0]) if exc.args else 0

@@ -8,6 +8,7 @@ whose tests never touch PostgreSQL does not pay for them.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from ..answers import REGISTRY
@@ -66,9 +67,10 @@ def check_url(url: str) -> None:
 def probe(url: str, seconds: float) -> None:
     import psycopg
 
+    conninfo = libpq_conninfo(url)
     try:
         with psycopg.connect(
-            libpq_conninfo(url), connect_timeout=max(2, round(seconds))
+            conninfo, connect_timeout=_attempt_seconds(conninfo, seconds)
         ) as conn:
             conn.execute("SELECT 1")
     except psycopg.OperationalError as exc:
@@ -78,6 +80,24 @@ def probe(url: str, seconds: float) -> None:
             if words in lowered and (cause is not Cause.MISSING or "exist" in lowered):
                 raise ServiceRefusedError(cause, message) from exc
         raise
+
+
+def _attempt_seconds(conninfo: str, seconds: float) -> int:
+    """psycopg's connect_timeout for a connect that must end within `seconds`.
+
+    psycopg tries every address a host name resolves to (localhost: ::1, then
+    127.0.0.1, both published by Docker), each with the whole connect_timeout, in
+    whole seconds and no less than 2: a frozen server would hold a probe for twice
+    its time. The time is shared out, rounded down.
+    """
+    import psycopg
+    from psycopg.conninfo import conninfo_attempts, conninfo_to_dict
+
+    try:
+        attempts = len(conninfo_attempts(conninfo_to_dict(conninfo)))
+    except psycopg.Error:  # unresolvable: connect says so, with the name
+        attempts = 1
+    return max(2, math.floor(seconds / max(1, attempts)))
 
 
 def is_connection_error(error: BaseException) -> bool:
