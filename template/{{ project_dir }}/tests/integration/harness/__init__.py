@@ -15,11 +15,15 @@ Map, from a test down to the server:
                     the end; sweep.py cleans up after dead runs
     forecast.py     a command's first run: what its tests need, read from their
                     source, so services start while pytest collects
+    readiness.py    waiting for a service's answer against a deadline
+                    (port_protocol.py: a URL at another service's port)
     providers/      where a service comes from: external URL, testcontainers,
                     compose, embedded wheel (selection.py picks one per service)
     <service>/      service.py: how to reach, probe, start and clean one service;
                     sql/ holds what every SQL database shares (dialect.py: the rest)
     run_state.py    the run's shared folder: endpoints, what was made, who owns it;
                     janitor.py removes containers of a run whose process is gone
+    in_flight.py    the short report of a test whose service stopped answering
     settings.py     every option and its IT_* environment twin; errors.py the causes
+    deprecated.py   old names that still work for a release, and warn
 """

@@ -23,6 +23,7 @@ class Cause(Enum):
     FAILED_TO_START = "failed to start"
     NO_PROVIDER = "no provider can serve it"
     LOST = "stopped answering during the run"
+    OTHER_PROTOCOL = "another protocol answers there"
 
 
 class IntegrationSetupError(Exception):

@@ -5,7 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from .errors import ServiceExitedError, ServiceNotReadyError, ServiceRefusedError
+from .errors import (
+    Cause,
+    ServiceExitedError,
+    ServiceNotReadyError,
+    ServiceRefusedError,
+)
 
 _FIRST_INTERVAL = 0.05
 _MAX_INTERVAL = 1.0
@@ -22,6 +27,11 @@ _MIN_ATTEMPT_SECONDS = 1.0
 _DEFAULT_ATTEMPT_SECONDS = 10.0
 
 Probe = Callable[[float], None]
+# Within `seconds`: what the server's port speaks when that is not the service's own
+# protocol ("Redis, not AMQP (RabbitMQ)"), else "".
+ProtocolCheck = Callable[[float], str]
+# Seconds the protocol check may take, once, after the first failed attempt.
+_PROTOCOL_CHECK_SECONDS = 0.9
 # Why the service can never answer now (its container exited), or "" while it still
 # may.
 ExitCheck = Callable[[], str]
@@ -36,6 +46,7 @@ def wait_until_ready(  # noqa: PLR0913 - keyword-only knobs of one loop
     just_started: bool = False,
     exited: ExitCheck | None = None,
     attempt_seconds: float = _DEFAULT_ATTEMPT_SECONDS,
+    other_protocol: ProtocolCheck | None = None,
 ) -> float:
     """Call `probe(seconds)` until it returns without raising; return the time taken.
 
@@ -46,6 +57,8 @@ def wait_until_ready(  # noqa: PLR0913 - keyword-only knobs of one loop
     `just_started` (the suite started it) polls often; `exited` ends the wait as soon
     as what serves it is gone (a container that exited). Each attempt gets
     `attempt_seconds` (the connect timeout) or the time left, whichever is less.
+    `other_protocol` names the protocol the port speaks when it is not the
+    service's own: checked once, after the first failed attempt, it ends the wait.
     """
     started = time.monotonic()
     deadline = started + timeout
@@ -61,6 +74,9 @@ def wait_until_ready(  # noqa: PLR0913 - keyword-only knobs of one loop
             last_error = exc
         else:
             return time.monotonic() - started
+        if other_protocol is not None:
+            _refuse_other_protocol(what, other_protocol, last_error)
+            other_protocol = None  # once: a port does not change what it speaks
         gone = exited() if exited is not None else ""
         if gone:
             raise ServiceExitedError(f"{what}: {gone}") from last_error
@@ -73,3 +89,13 @@ def wait_until_ready(  # noqa: PLR0913 - keyword-only knobs of one loop
         # Whatever the pause, the next attempt keeps its minimum within the deadline.
         time.sleep(max(0.0, min(interval, remaining - _MIN_ATTEMPT_SECONDS)))
         interval = min(interval * 2, max_interval)
+
+
+def _refuse_other_protocol(what: str, check: ProtocolCheck, error: Exception) -> None:
+    spoken = check(_PROTOCOL_CHECK_SECONDS)
+    if spoken:
+        raise ServiceRefusedError(
+            Cause.OTHER_PROTOCOL,
+            f"{what}: that port speaks {spoken} "
+            f"(the probe said: {type(error).__name__}: {error})",
+        ) from error

@@ -59,6 +59,9 @@ class ServiceSpec:
     # (service_startup.import_clients) and the threads that start services wait for
     # it (concurrency.MainThreadImports).
     client_modules: tuple[str, ...] = ()
+    # The wire protocol it speaks (a key of port_protocol.PROTOCOL_NAMES): a URL
+    # whose port speaks another is refused at once instead of waited for.
+    protocol: str = ""
 
     @classmethod
     def registered(cls, name: str, **code: Any) -> ServiceSpec:

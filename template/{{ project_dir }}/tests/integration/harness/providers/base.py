@@ -9,6 +9,7 @@ from typing import ClassVar
 from ..concurrency import MAIN_THREAD_IMPORTS, map_concurrently
 from ..endpoints import ServiceEndpoint, masked_url
 from ..errors import Cause
+from ..port_protocol import other_protocol_check
 from ..readiness import ExitCheck, wait_until_ready
 from ..run_state import RunState
 from ..service_spec import ServiceSpec
@@ -72,6 +73,13 @@ class Provider(ABC):
             just_started=just_started,
             exited=exited,
             attempt_seconds=self.settings.connect_timeout,
+            # A server someone else runs may be the wrong one; ours are not (and
+            # a check while a container boots would only slow its first answer).
+            other_protocol=(
+                other_protocol_check(url, spec.port, spec.protocol)
+                if spec.protocol and fail_fast
+                else None
+            ),
         )
 
     def kept_if_answering(self, spec: ServiceSpec, url: str) -> ServiceEndpoint | None:

@@ -83,6 +83,11 @@ def _advice(spec: ServiceSpec, cause: Cause, url: str) -> str:
         )
     if cause is Cause.CREDENTIALS:
         return f"Fix the user and password in {spec.url_env}."
+    if cause is Cause.OTHER_PROTOCOL:
+        return (
+            f"{where} is another service's port: fix the port in {spec.url_env} "
+            f"({spec.name} listens on {spec.port} by default)."
+        )
     if cause is Cause.MISSING:
         return f"Create it on {where}, or point {spec.url_env} at one that exists."
     return f"Check {spec.url_env}."

@@ -136,4 +136,5 @@ MYSQL = ServiceSpec.registered(
     release_run=release_run,
     first_use_imports=("sqlalchemy.dialects.mysql.pymysql",),
     client_modules=("pymysql", "sqlalchemy.engine"),
+    protocol="mysql",
 )

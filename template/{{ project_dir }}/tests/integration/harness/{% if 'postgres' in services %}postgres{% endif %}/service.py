@@ -153,4 +153,5 @@ POSTGRES = ServiceSpec.registered(
     embedded=EmbeddedPostgres(server_flags=FAST_SERVER_FLAGS),
     first_use_imports=("sqlalchemy.dialects.postgresql.psycopg",),
     client_modules=("psycopg", "sqlalchemy.engine"),
+    protocol="postgres",
 )

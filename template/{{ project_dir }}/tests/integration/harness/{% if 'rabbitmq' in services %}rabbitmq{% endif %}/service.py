@@ -131,4 +131,5 @@ RABBITMQ = ServiceSpec.registered(
     is_connection_error=is_connection_error,
     release_run=release_run,
     client_modules=("pika",),
+    protocol="amqp",
 )

@@ -99,4 +99,5 @@ REDIS = ServiceSpec.registered(
     release_run=release_run,
     embedded=EmbeddedRedis(),
     client_modules=("redis",),
+    protocol="redis",
 )
