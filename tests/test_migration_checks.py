@@ -3,7 +3,8 @@ appears once schema.py names ALEMBIC_INI, and its checks fail for real; env.py n
 reaches another database; every version folder is in the template's fingerprint.
 
 One render (PostgreSQL, no samples) with a small app whose history spans two
-version locations; each test edits it and the edits are undone afterwards.
+version locations; each test edits it and the edits are undone afterwards. One more
+(PostgreSQL and MySQL, samples) runs the same app next to the samples.
 """
 
 from __future__ import annotations
