@@ -80,11 +80,13 @@ def _maintenance_answers(url: str, seconds: float) -> bool:
     from .dialect import POSTGRES_DIALECT
 
     parsed = make_url(url)
+    # A tuple, not `except (A, B)`: ruff formats that differently per Python version.
+    unanswered = (ServiceRefusedError, psycopg.OperationalError)
     for database in POSTGRES_DIALECT.admin_databases(parsed.database)[1:]:
         other = parsed.set(database=database).render_as_string(hide_password=False)
         try:
             _probe_database(other, seconds)
-        except (ServiceRefusedError, psycopg.OperationalError):
+        except unanswered:
             continue
         return True
     return False

@@ -94,11 +94,15 @@ class DatabaseServer:
     @contextmanager
     def admin(self) -> Iterator[Connection]:
         """A connection for administration: CREATE, DROP, locks; autocommit."""
-        with self._choosing_admin:
-            if self._admin is None:
-                connection = self._first_admin_connection()
-            else:
-                connection = self._admin.connect()
+        if self._admin is not None:
+            connection = self._admin.connect()
+        else:
+            with self._choosing_admin:  # threads of one worker choose once
+                connection = (
+                    self._first_admin_connection()
+                    if self._admin is None
+                    else self._admin.connect()
+                )
         with connection:
             yield connection
 
