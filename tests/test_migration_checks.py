@@ -3,7 +3,8 @@ appears once schema.py names ALEMBIC_INI, and its checks fail for real; env.py n
 reaches another database; every version folder is in the template's fingerprint.
 
 One render (PostgreSQL, no samples) with a small app whose history spans two
-version locations; each test edits it and the edits are undone afterwards.
+version locations; each test edits it and the edits are undone afterwards. One more
+(PostgreSQL and MySQL, samples) runs the same app next to the samples.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from pathlib import Path
 import pytest
 from generated_suite import SuiteResult, clean_environment, run_suite
 from rendering import commit_all, git, render
-from server_state import drop_postgres_databases, postgres_databases
+from server_state import (
+    drop_mysql_databases,
+    drop_postgres_databases,
+    postgres_databases,
+)
 
 PREFIX = "test_migchecks_"
 MIGRATION_TESTS = "test_migrations::"
@@ -151,15 +156,8 @@ def test_the_template_has_the_migrated_table(db_session: Session) -> None:
 """
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, native_urls: dict[str, str]) -> Path:
-    drop_postgres_databases(native_urls["IT_POSTGRES_URL"], PREFIX)
-    project = render(
-        tmp_path_factory.mktemp("migchecks") / "migchecks",
-        project_name="migchecks",
-        services=["postgres"],
-        include_samples=False,
-    )
+def write_app(project: Path) -> None:
+    """The app's package, alembic.ini, env.py and history; schema.py names the ini."""
     files = {
         "myapp/__init__.py": "",
         "myapp/models.py": MODELS,
@@ -180,6 +178,18 @@ def project(tmp_path_factory: pytest.TempPathFactory, native_urls: dict[str, str
         )
     )
     commit_all(project, "an app with its own Alembic history")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory, native_urls: dict[str, str]) -> Path:
+    drop_postgres_databases(native_urls["IT_POSTGRES_URL"], PREFIX)
+    project = render(
+        tmp_path_factory.mktemp("migchecks") / "migchecks",
+        project_name="migchecks",
+        services=["postgres"],
+        include_samples=False,
+    )
+    write_app(project)
     return project
 
 
@@ -274,3 +284,50 @@ def test_an_env_py_that_connects_elsewhere_is_refused_before_it_connects(
     assert 'connectable = config.attributes.get("connection")' in result.output
     # Refused before connecting: the server was never asked for that database.
     assert 'database "migchecks_production" does not exist' not in result.output
+
+
+@pytest.mark.slow
+def test_the_apps_migrations_and_the_samples_run_together(
+    tmp_path: Path, suite_python: Path, native_urls: dict[str, str]
+) -> None:
+    """Issue 29, item 1: ALEMBIC_INI set, the samples still find their tables."""
+    # Given a render with the samples, on PostgreSQL and MySQL, whose schema.py names
+    # the app's alembic.ini
+    prefix = "test_migsamples_"
+    mysql = native_urls["IT_MYSQL_URL"]
+    project = render(
+        tmp_path / "migsamples",
+        project_name="migsamples",
+        services=["postgres", "mysql"],
+        include_samples=True,
+    )
+    write_app(project)
+    try:
+        # When the whole suite runs: samples, the app's test and its migration checks
+        result = run(project, suite_python, native_urls, "-n", "2", IT_MYSQL_URL=mysql)
+
+        # Then all of it passes: the template holds the app's migrated table and the
+        # tables the samples register, on both servers
+        result.assert_all_passed(at_least=40)
+        checks = [name for name in result.passed if name.startswith(MIGRATION_TESTS)]
+        assert len(checks) == 4, result.summary()
+        samples = [name for name in result.passed if "test_user_repository" in name]
+        assert any("[mysql]" in name for name in samples), result.summary()
+        assert any("[postgres]" in name for name in samples), result.summary()
+
+        # And the model check still compares with the app's models only: a column no
+        # migration adds is the one difference, the samples' tables are none
+        models = project / "myapp/models.py"
+        models.write_text(
+            models.read_text() + "    nickname: Mapped[str | None] = mapped_column(String(40))\n"
+        )
+        drift = ("tests/integration/test_migrations.py",)
+        second = run(project, suite_python, native_urls, paths=drift, IT_MYSQL_URL=mysql)
+        assert second.failed == [f"{MIGRATION_TESTS}test_the_models_match_the_migrations"], (
+            second.summary()
+        )
+        assert "add column accounts.nickname VARCHAR(40)" in second.output
+        assert "sample_" not in second.output, second.output[-3000:]
+    finally:
+        drop_postgres_databases(native_urls["IT_POSTGRES_URL"], prefix)
+        drop_mysql_databases(mysql, prefix)

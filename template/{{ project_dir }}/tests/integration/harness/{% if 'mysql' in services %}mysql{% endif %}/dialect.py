@@ -40,6 +40,12 @@ class MySqlDialect(SqlDialect):
     async_driver = "mysql+aiomysql"
     maintenance_databases: ClassVar[frozenset[str]] = frozenset({"mysql"})
 
+    def admin_databases(self, url_database: str | None) -> list[str | None]:
+        # CREATE and DROP DATABASE need no current database: the URL's need not
+        # exist, nor be one this user may open.
+        del url_database
+        return [None]
+
     def connect_args(
         self, settings: RunSettings, *, asynchronous: bool = False
     ) -> dict[str, Any]:

@@ -66,7 +66,8 @@ def probe(url: str, seconds: float) -> None:
             port=parsed.port or 3306,
             user=parsed.username or "root",
             password=parsed.password or "",
-            database=parsed.database,
+            # Not the URL's database: administration needs none (MySqlDialect).
+            database=None,
             # Whole seconds, rounded down: the probe ends within its time.
             connect_timeout=max(1, math.floor(seconds)),
             read_timeout=max(1, math.floor(seconds)),

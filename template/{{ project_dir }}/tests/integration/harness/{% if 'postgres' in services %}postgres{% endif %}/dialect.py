@@ -34,6 +34,17 @@ class PostgresDialect(SqlDialect):
     # CREATE DATABASE: ~0.1 s on an idle server, a rename: under 1 ms.
     makes_spares = True
 
+    def admin_databases(self, url_database: str | None) -> list[str | None]:
+        # A connection names a database; the URL's need not exist: the server's
+        # own ones are there for this (CREATE DATABASE from any of them).
+        maintenance = ["postgres", "template1"]
+        return [url_database, *(name for name in maintenance if name != url_database)]
+
+    def is_missing_database(self, error: BaseException) -> bool:
+        # libpq says it only in words: FATAL:  database "x" does not exist
+        text = str(getattr(error, "orig", None) or error)
+        return 'database "' in text and "does not exist" in text
+
     def connect_args(
         self, settings: RunSettings, *, asynchronous: bool = False
     ) -> dict[str, Any]:

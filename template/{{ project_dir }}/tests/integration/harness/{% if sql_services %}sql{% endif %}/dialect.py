@@ -84,6 +84,15 @@ class SqlDialect(ABC):
         scratch database, which the run's clean-up drops.
         """
 
+    def admin_databases(self, url_database: str | None) -> list[str | None]:
+        """Where to connect to create and drop databases, best first: the next is
+        tried when the one before does not exist (is_missing_database)."""
+        return [url_database]
+
+    def is_missing_database(self, error: BaseException) -> bool:  # noqa: ARG002 - a default
+        """Whether connecting failed because the database is not on the server."""
+        return False
+
     def claim_database(self, server: DatabaseServer, kept: str, name: str) -> bool:
         """Take the kept database `kept` as `name`, atomically; False if it is not
         there (or another run took it first)."""

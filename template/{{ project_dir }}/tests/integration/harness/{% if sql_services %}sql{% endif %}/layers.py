@@ -46,12 +46,14 @@ def server_layer(
 def template_layer(server: DatabaseServer, config: pytest.Config) -> str:
     plugin = integration_plugin(config)
     with plugin.service_calls(server.dialect.service):
-        return ensure_template(
+        template = ensure_template(
             server,
             schema_from_project(),
             plugin.run,
             keep=plugin.settings.keep_services,
         )
+    _note_admin_database(server, config)
+    return template
 
 
 @contextmanager
@@ -67,9 +69,17 @@ def database_layer(
             plugin.run,
             keep=plugin.settings.keep_services,
         )
+    _note_admin_database(server, config)
     yield database
     # At the end of the run: skipped when the server is gone (said once).
     plugin.clean_up(service, partial(release_worker_database, server, database))
+
+
+def _note_admin_database(server: DatabaseServer, config: pytest.Config) -> None:
+    """One line in the run summary when the URL's database is not where the suite
+    creates its own (it does not exist; see DatabaseServer.admin)."""
+    if server.admin_note:
+        integration_plugin(config).run.remember("notes", server.admin_note)
 
 
 @contextmanager

@@ -1,9 +1,12 @@
 """Where the template database's schema comes from: SQLAlchemy metadata or Alembic.
 
 tests/integration/schema.py (yours to edit) names it; code that ships its own tables
-(the samples) adds them with `register_metadata`. The fingerprint names the template
-database, so it changes whenever the schema would: a changed model, a new migration,
-changed reference data.
+(the samples) adds them with `register_metadata`, whichever builds the rest: with
+ALEMBIC_INI, `alembic upgrade head` builds the app's tables and the registered ones
+that no migration creates join them (Alembic never sees them: they are not the app's,
+so the model check of test_migrations.py does not compare them). The fingerprint
+names the template database, so it changes whenever the schema would: a changed
+model, a new migration, changed reference data.
 """
 
 from __future__ import annotations
@@ -70,29 +73,42 @@ class MetadataSchema:
 
     def build(self, engine: Engine) -> None:
         with engine.begin() as connection:
-            for metadata in self.metadatas:
-                metadata.create_all(connection)
-            if self.reference_data is not None:
-                self.reference_data(connection)
+            self.build_on(connection)
+
+    def build_on(self, connection: Connection) -> None:
+        """The tables that are not there yet, then the reference data."""
+        for metadata in self.metadatas:
+            metadata.create_all(connection)
+        if self.reference_data is not None:
+            self.reference_data(connection)
 
 
 class AlembicSchema:
-    """`alembic upgrade head`; fingerprint from every migration folder and env.py."""
+    """`alembic upgrade head`, then the registered tables the migrations did not
+    create; fingerprint from every migration folder, env.py and those tables."""
 
     def __init__(
-        self, ini_path: Path, reference_data: ReferenceData | None = None
+        self,
+        ini_path: Path,
+        reference_data: ReferenceData | None = None,
+        registered: Sequence[MetaData] = (),
     ) -> None:
         self.ini_path = ini_path
         self.reference_data = reference_data
+        # Not the app's: tables of code in the suite (the samples', test-only ones).
+        self.registered = MetadataSchema(registered)
 
     def fingerprint(self, dialect: Dialect) -> str:
-        del dialect  # the migrations decide the DDL, whatever the server
+        # The migrations decide their DDL whatever the server; the dialect is for
+        # the registered tables.
         from .migrations import migration_files
 
         digest = hashlib.sha256(b"alembic")
         for root, path in migration_files(self.ini_path):
             digest.update(str(path.relative_to(root)).encode())
             digest.update(path.read_bytes())
+        if self.registered.metadatas:  # without, the name stays what it was
+            digest.update(self.registered.fingerprint(dialect).encode())
         digest.update(_source_of(self.reference_data))
         return digest.hexdigest()[:12]
 
@@ -100,23 +116,36 @@ class AlembicSchema:
         from .migrations import upgrade
 
         upgrade(self.ini_path, engine, "head")
-        if self.reference_data is not None:
-            with engine.begin() as connection:
+        with engine.begin() as connection:
+            # create_all skips a table that exists: the migrations' version wins.
+            self.registered.build_on(connection)
+            if self.reference_data is not None:
                 self.reference_data(connection)
 
 
 def schema_from_project() -> SchemaSource:
-    """What tests/integration/schema.py says, plus the tables code registered."""
+    """What tests/integration/schema.py says, plus the tables code registered.
+
+    With ALEMBIC_INI the migrations alone build the app's tables (schema_metadata()
+    is not used: a model without its migration fails the tests, as it would fail in
+    production); the registered tables are created next to them.
+    """
     schema = _import_schema_module()
     reference_data: ReferenceData | None = getattr(schema, "reference_data", None)
     alembic_ini = getattr(schema, "ALEMBIC_INI", None)
     if alembic_ini is not None:
-        return AlembicSchema(Path(alembic_ini), reference_data)
-    metadatas: list[MetaData] = []
-    for metadata in [*schema.schema_metadata(), *_registered]:
-        if all(metadata is not known for known in metadatas):
-            metadatas.append(metadata)
+        return AlembicSchema(Path(alembic_ini), reference_data, _registered)
+    metadatas = _distinct([*schema.schema_metadata(), *_registered])
     return MetadataSchema(metadatas, reference_data)
+
+
+def _distinct(metadatas: Sequence[MetaData]) -> list[MetaData]:
+    """Each MetaData once: schema.py may name one that code registered too."""
+    distinct: list[MetaData] = []
+    for metadata in metadatas:
+        if all(metadata is not known for known in distinct):
+            distinct.append(metadata)
+    return distinct
 
 
 def _import_schema_module() -> ModuleType:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, NullPool, create_engine
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
 
 from ..endpoints import ServiceEndpoint
+from ..errors import IntegrationSetupError
 from ..settings import RunSettings
 from .deadlines import bound_calls
 from .dialect import SqlDialect
@@ -36,6 +39,7 @@ class DatabaseServer:
     ) -> None:
         self.dialect = dialect
         self.settings = settings
+        self.url_env = url_env
         self.url = dialect.sqlalchemy_url(endpoint.url)
         # A server the run did not start is there for the next run too: worth
         # leaving an empty database ready on it (see databases.new_empty_database).
@@ -46,13 +50,15 @@ class DatabaseServer:
             maintenance=dialect.maintenance_databases,
             started_by_suite=endpoint.started_by_suite,
         )
-        # CREATE/DROP DATABASE cannot run inside a transaction block.
-        self._admin = self.engine_for(
-            self.url.database, isolation_level="AUTOCOMMIT", pooled=False
-        )
+        # Where CREATE/DROP DATABASE run, chosen at the first connection (see
+        # _first_admin_connection); a line for the run summary if not the URL's.
+        self._admin: Engine | None = None
+        self._choosing_admin = threading.Lock()
+        self.admin_note = ""
 
     def url_for(self, database: str | None) -> URL:
-        return self.url.set(database=database)
+        # Not URL.set: it leaves the database as it was when given None.
+        return self.url._replace(database=database)
 
     def engine_for(
         self,
@@ -87,8 +93,62 @@ class DatabaseServer:
 
     @contextmanager
     def admin(self) -> Iterator[Connection]:
-        with self._admin.connect() as connection:
+        """A connection for administration: CREATE, DROP, locks; autocommit."""
+        if self._admin is not None:
+            connection = self._admin.connect()
+        else:
+            with self._choosing_admin:  # threads of one worker choose once
+                connection = (
+                    self._first_admin_connection()
+                    if self._admin is None
+                    else self._admin.connect()
+                )
+        with connection:
             yield connection
+
+    def _first_admin_connection(self) -> Connection:
+        """Connect to the URL's database or, when it does not exist, to the next the
+        dialect names (PostgreSQL: postgres, template1); the server stays on it.
+
+        The URL's database only says where to connect: the suite creates its own
+        databases next to it, so it need not exist, and nothing creates it.
+        """
+        wanted, *others = self.dialect.admin_databases(self.url.database)
+        try:
+            return self._connect_admin(wanted)
+        except DBAPIError as error:
+            if not (others and self.dialect.is_missing_database(error)):
+                raise
+            missing = error
+        failures: list[str] = []
+        for database in others:
+            try:
+                connection = self._connect_admin(database)
+            except DBAPIError as error:
+                failures.append(f"{database}: {_last_line(error)}")
+                continue
+            self.admin_note = (
+                f"{self.dialect.service}: {wanted} ({self.url_env}) does not exist; "
+                f"the suite creates its databases through {database} instead"
+            )
+            return connection
+        raise IntegrationSetupError(
+            f"{self.url_env} names database {wanted!r}, which does not exist on the "
+            f"server, and this user may not connect to {' or '.join(map(str, others))} "
+            f"instead to create the suite's databases ({'; '.join(failures)}). Point "
+            f"{self.url_env} at a database this user may connect to."
+        ) from missing
+
+    def _connect_admin(self, database: str | None) -> Connection:
+        # CREATE/DROP DATABASE cannot run inside a transaction block.
+        engine = self.engine_for(database, isolation_level="AUTOCOMMIT", pooled=False)
+        try:
+            connection = engine.connect()
+        except DBAPIError:
+            engine.dispose()
+            raise
+        self._admin = engine
+        return connection
 
     def exists(self, name: str) -> bool:
         with self.admin() as admin:
@@ -158,4 +218,11 @@ class DatabaseServer:
             yield
 
     def dispose(self) -> None:
-        self._admin.dispose()
+        if self._admin is not None:
+            self._admin.dispose()
+
+
+def _last_line(error: DBAPIError) -> str:
+    """What the server said, without the driver's preamble."""
+    lines = str(error.orig).strip().splitlines()
+    return lines[-1] if lines else type(error.orig).__name__
