@@ -87,7 +87,9 @@ def _exchange(host: str, port: int, send: bytes, wait: float) -> bytes:
         return b""
 
 
-def other_protocol_check(url: str, default_port: int, own: str) -> Callable[[float], str]:
+def other_protocol_check(
+    url: str, default_port: int, own: str
+) -> Callable[[float], str]:
     """For readiness.wait_until_ready: "<protocol>, not <own>" when the URL's port
     speaks another protocol than `own`, else ""."""
     parts = urlsplit(url)
