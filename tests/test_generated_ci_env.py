@@ -248,6 +248,72 @@ def test_without_ci_env_the_jobs_still_run(
     assert "no tests/integration/ci.env: no variables added" in result.stdout
 
 
+SETUP = (
+    'echo built > "$SETUP_MARKER"\n'
+    "export SETUP_ONLY_IN_ITS_SHELL=1\n"
+)
+
+
+def with_setup(repository: Path, project_dir: str, tmp_path: Path) -> Path:
+    """The user's ci-setup.sh: a file written, then a failing command when FAIL_SETUP
+    is set (from ci.env)."""
+    script = repository / project_dir / "tests/integration/ci-setup.sh"
+    assert script.read_text().rstrip().endswith("set -euo pipefail")  # created by copy
+    marker = tmp_path / "setup-ran"
+    script.write_text(
+        script.read_text()
+        + SETUP.replace("$SETUP_MARKER", str(marker))
+        + '[ -z "${FAIL_SETUP:-}" ]\n'
+    )
+    return marker
+
+
+def test_ci_setup_runs_before_the_tests_on_github(
+    renders: Callable[[str, str], Path], tmp_path: Path, project_dir: str
+) -> None:
+    repository = rendered(renders, tmp_path, "github", project_dir, USER_ENV)
+    marker = with_setup(repository, project_dir, tmp_path)
+    results, seen = run_github_job(repository, "services", tmp_path)
+    assert seen is not None, [result.stdout + result.stderr for result in results]
+    assert marker.read_text() == "built\n"
+    assert "SETUP_ONLY_IN_ITS_SHELL" not in seen  # a step of its own, as documented
+    marker.unlink()
+    repository = rendered(renders, tmp_path / "failing", "github", project_dir, "FAIL_SETUP=1\n")
+    marker = with_setup(repository, project_dir, tmp_path)
+    results, seen = run_github_job(repository, "services", tmp_path / "failing")
+    assert seen is None  # the tests never ran
+    assert results[-1].returncode != 0
+    assert marker.exists()  # ci.env was loaded before the set-up ran
+
+
+@pytest.mark.parametrize("shell", ["bash", "sh"])
+def test_ci_setup_runs_before_the_tests_on_gitlab(
+    renders: Callable[[str, str], Path], tmp_path: Path, project_dir: str, shell: str
+) -> None:
+    repository = rendered(renders, tmp_path, "gitlab", project_dir, USER_ENV + "\n")
+    marker = with_setup(repository, project_dir, tmp_path)
+    result, seen = run_gitlab_job(repository, shell, tmp_path)
+    assert seen is not None, result.stdout + result.stderr
+    assert marker.read_text() == "built\n"
+    marker.unlink()
+    repository = rendered(renders, tmp_path / "failing", "gitlab", project_dir, "FAIL_SETUP=1\n")
+    marker = with_setup(repository, project_dir, tmp_path)
+    result, seen = run_gitlab_job(repository, shell, tmp_path / "failing")
+    assert seen is None, result.stdout
+    assert result.returncode != 0
+    assert marker.exists()
+
+
+def test_without_ci_setup_the_jobs_still_run(
+    renders: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    repository = rendered(renders, tmp_path, "github", "backend", None)
+    (repository / "backend/tests/integration/ci-setup.sh").unlink()
+    results, seen = run_github_job(repository, "services", tmp_path)
+    assert seen is not None, [result.stdout + result.stderr for result in results]
+    assert "no tests/integration/ci-setup.sh: no set-up steps" in results[-2].stdout
+
+
 def update(project: Path) -> None:
     copier.run_update(project, answers_file=".copier-answers.integration-tests.yml",
                       defaults=True, overwrite=True, quiet=True, skip_answered=True)  # fmt: skip
