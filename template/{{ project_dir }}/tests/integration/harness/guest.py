@@ -57,7 +57,8 @@ def _keep_hypothesis_files_here() -> None:
     (its .gitignore ignores it). Hypothesis reads the variable when it first stores
     something, so nothing is imported here; a location you set yourself wins.
     """
-    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(SUITE_DIR / ".hypothesis"))
+    home = SUITE_DIR / ".hypothesis"
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(home))
 
 
 class _HostRun:
