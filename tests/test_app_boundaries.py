@@ -10,6 +10,7 @@ One render, reused; what a test breaks is put back afterwards.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,8 +100,10 @@ def test_contract_and_migration_checks_fail_for_real(
         'op.drop_column("sample_users", "display_name")',
     )
 
+    project = samples.parents[2]
+    shutil.rmtree(project / ".hypothesis", ignore_errors=True)
     result = run(
-        samples.parents[2],
+        project,
         suite_python,
         native_urls,
         (
@@ -131,6 +134,9 @@ def test_contract_and_migration_checks_fail_for_real(
     assert "add column sample_orders.currency VARCHAR(3) (in the models only)" in output
     assert "the downgrade of 0002 (v0002_newsletter.py) does not undo its upgrade" in output
     assert "sample_users: column display_name VARCHAR(50) NULL is gone" in output
+    # Run from the repository's root, Hypothesis wrote nothing there (its caches are
+    # in the suite's folder, as test_hypothesis_keeps_its_files_in_the_suites_folder shows).
+    assert not (project / ".hypothesis").exists()
 
 
 PROBE_PLUGIN = """
@@ -174,3 +180,38 @@ def test_hypothesis_costs_nothing_where_no_test_uses_it(
     contract.assert_all_passed(at_least=6)
     assert json.loads(probe.read_text()) == {"imported": True}
     assert "Hypothesis Statistics" in contract.output
+
+
+FAILING_PROPERTY = """
+from hypothesis import given, strategies as st
+
+
+def test_a_property_that_does_not_hold_for_long_names() -> None:
+    @given(st.text())
+    def short(name: str) -> None:
+        assert len(name) < 3
+
+    short()
+"""
+
+
+@pytest.mark.slow
+def test_hypothesis_keeps_its_files_in_the_suites_folder(project: Path, suite_python: Path) -> None:
+    """Run from the repository's root, a failing property leaves its example in
+    tests/integration/.hypothesis (replayed first next time), nothing at the root."""
+    suite = project / "tests/integration"
+    test_file = suite / "test_my_property.py"
+    test_file.write_text(FAILING_PROPERTY)
+    shutil.rmtree(project / ".hypothesis", ignore_errors=True)
+    shutil.rmtree(suite / ".hypothesis", ignore_errors=True)
+    try:
+        result = run_suite(
+            project, [str(suite_python), "-m", "pytest"], env=clean_environment(),
+            paths=(str(test_file.relative_to(project)),),
+        )  # fmt: skip
+    finally:
+        test_file.unlink()
+    failing = "test_my_property::test_a_property_that_does_not_hold_for_long_names"
+    assert result.failed == [failing], result.summary()
+    assert not (project / ".hypothesis").exists()
+    assert [path for path in (suite / ".hypothesis/examples").iterdir() if path.is_dir()]

@@ -160,3 +160,23 @@ def test_message_after_copy_names_the_test_command() -> None:
     message = copier_config()["_message_after_copy"]
     assert "uv run --with-requirements tests/integration/requirements.txt" in message
     assert "pytest tests/integration" in message
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("services", "shown"), [(["postgres"], True), (["redis"], False)])
+def test_message_after_copy_shows_the_env_py_change_alembic_needs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], services: list[str], shown: bool
+) -> None:
+    copier.run_copy(
+        str(REPO_ROOT), init_repository(tmp_path / "shop"), data={"services": services},
+        defaults=True, unsafe=True, vcs_ref="HEAD",
+    )  # fmt: skip
+    message = capsys.readouterr().err
+    assert "uv run --with-requirements tests/integration/requirements.txt" in message
+    lines = [
+        "Alembic: name your alembic.ini in tests/integration/schema.py (ALEMBIC_INI).",
+        '    connection = config.attributes.get("connection")',
+        "    if connection is not None:  # handed one: the integration suite's database",
+        "        do_run_migrations(connection)",
+    ]
+    assert [line in message for line in lines] == [shown] * len(lines), message

@@ -76,6 +76,61 @@ def test_doctor_names_missing_drivers(tmp_path: Path) -> None:
         assert "drivers    installed" in report
 
 
+ALEMBIC_INI = "[alembic]\nscript_location = %(here)s/migrations\n"
+# What `alembic init` writes, and many apps keep: an engine of its own, always.
+OWN_ENGINE_ENV_PY = """
+from alembic import context
+from sqlalchemy import engine_from_config, pool
+
+config = context.config
+
+
+def run_migrations_online() -> None:
+    connectable = engine_from_config(
+        config.get_section(config.config_ini_section, {}),
+        prefix="sqlalchemy.",
+        poolclass=pool.NullPool,
+    )
+    with connectable.connect() as connection:
+        context.configure(connection=connection, target_metadata=None)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run_migrations_online()
+"""
+
+
+def test_doctor_shows_the_env_py_change_alembic_needs(tmp_path: Path) -> None:
+    project = render(tmp_path / "shop", services=["postgres"])
+    (project / "alembic.ini").write_text(ALEMBIC_INI)
+    env_py = project / "migrations/env.py"
+    env_py.parent.mkdir()
+    env_py.write_text(OWN_ENGINE_ENV_PY)
+
+    report = doctor(project)
+    assert f"{env_py} never uses the connection it is handed" in report
+    for line in (
+        "def run_migrations_online() -> None:",
+        'connection = config.attributes.get("connection")',
+        "if connection is not None:  # handed one: the integration suite's database",
+        "context.configure(connection=connection, target_metadata=target_metadata)",
+    ):
+        assert line in report
+
+    # Changed as shown, env.py passes: only the ALEMBIC_INI hint is left.
+    env_py.write_text(
+        OWN_ENGINE_ENV_PY.replace(
+            "    connectable = engine_from_config(",
+            '    given = config.attributes.get("connection")\n'
+            "    connectable = engine_from_config(",
+        )
+    )
+    report = doctor(project)
+    assert "never uses the connection" not in report
+    assert "name it in tests/integration/schema.py (ALEMBIC_INI)" in report
+
+
 @pytest.mark.docker
 def test_kept_services_are_listed_and_stopped_with_one_command(
     tmp_path: Path, images: dict[str, str]

@@ -41,6 +41,30 @@ def test_without_docker_or_url_tests_are_skipped_saying_what_to_set(
         assert "-m 'not postgres'" in reason
 
 
+@pytest.mark.slow
+def test_an_external_default_says_what_is_true_when_no_url_is_set(
+    tmp_path: Path, suite_python: Path
+) -> None:
+    """default_provider=external: nothing is started, Docker or not; the README and the
+    reason say so, and what would start a server."""
+    project = render(tmp_path / "shop", services=["postgres"], default_provider="external")
+    readme = (project / "tests/integration/README.md").read_text().splitlines()
+    [auto] = [line for line in readme if line.startswith("| `auto` (default) |")]
+    assert "Docker answers" not in auto
+    assert "start a container" not in auto
+    assert "Nothing is ever started" in auto
+
+    result = run(project, suite_python)  # Docker answers here: still nothing starts
+    assert result.returncode == 0, result.summary()
+    assert len(result.skipped) >= 15, result.summary()
+    for reason in result.skipped.values():
+        assert MESSAGE in reason
+        assert "this suite starts no server itself" in reason
+        assert "--it-provider testcontainers" in reason
+        assert "start Docker" not in reason
+        assert "no container can be started" not in reason
+
+
 @pytest.mark.parametrize(
     ("env", "args"),
     [({"CI": "true"}, ()), ({}, ("--it-require-services",))],

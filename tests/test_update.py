@@ -186,6 +186,71 @@ def test_a_conflict_left_unresolved_is_named_before_anything_runs(
     assert conflicted in suite.stderr
 
 
+# The user's edits and the template's 2.0.0 meet on the same lines: of conftest.py (the
+# file users edit most) and of a harness module. Both are code lines, so the markers
+# make both files fail to import.
+CONFTEST_IMPORT = "from pathlib import Path\n"
+MEETING_EDITS = {
+    "conftest.py": (CONFTEST_IMPORT, "from pathlib import Path, PurePath\n"),
+    "harness/readiness.py": ("_MAX_INTERVAL = 1.0", "_MAX_INTERVAL = 2.0"),
+}
+MEETING_TEMPLATE_2_0_0 = {
+    "conftest.py": (CONFTEST_IMPORT, "from pathlib import Path  # the suite's folder\n"),
+    "harness/readiness.py": ("_MAX_INTERVAL = 1.0", "_MAX_INTERVAL = 0.5"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("project_dir", [".", "backend"])
+def test_a_conflict_in_conftest_py_is_named_before_pytest_imports_it(
+    template: Path, tmp_path: Path, suite_python: Path, project_dir: str
+) -> None:
+    project = render(
+        tmp_path / "shop", src=template, vcs_ref="1.0.0", services=["postgres"],
+        project_dir=project_dir,
+    )  # fmt: skip
+    python_project = project / project_dir
+    for relative, (old, new) in MEETING_EDITS.items():
+        path = python_project / IT / relative
+        assert old in path.read_text(), relative
+        path.write_text(path.read_text().replace(old, new, 1))
+    commit_all(project, "the user's edits")
+    release(template, "2.0.0", {
+        f"{SUITE_TEMPLATE}/{relative}": change
+        for relative, change in MEETING_TEMPLATE_2_0_0.items()
+    })  # fmt: skip
+    update(project)
+    in_conflict = sorted(git(project, "diff", "--name-only", "--diff-filter=U").split())
+    prefix = "" if project_dir == "." else f"{project_dir}/"
+    assert in_conflict == [f"{prefix}{IT}/{relative}" for relative in MEETING_EDITS]
+
+    # Run as the README says, serial and with xdist, and in pytest's importlib mode.
+    for options in ([], ["-n", "2"], ["--import-mode=importlib"]):
+        run = subprocess.run(
+            [str(suite_python), "-m", "pytest", IT, "-p", "no:randomly", *options],
+            cwd=python_project, env=clean_environment(), capture_output=True, text=True,
+            timeout=300,
+        )  # fmt: skip
+        output = run.stdout + run.stderr
+        assert run.returncode == 4, output
+        assert output.startswith("copier update left these files with conflicts"), output
+        listed = [line.strip() for line in output.splitlines() if line.startswith("    ")]
+        assert listed == [str(project / path) for path in in_conflict], output
+        assert "Traceback" not in output, output
+        assert "Error" not in output, output
+
+    # The host's own run is not refused by that check: it fails as before, on the
+    # conftest.py it imports, as a collection error (no internal error of pytest).
+    host = subprocess.run(
+        [str(suite_python), "-m", "pytest", "-p", "no:randomly"],
+        cwd=python_project, env=clean_environment(), capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert host.returncode == 2, host.stdout + host.stderr
+    assert "INTERNALERROR" not in host.stdout + host.stderr
+    assert "conflicts" not in host.stdout + host.stderr
+
+
 def test_updated_project_runs_green_with_the_users_own_test(
     template: Path,
     tmp_path: Path,

@@ -7,9 +7,9 @@ changes around your edits.
 
 `pytest tests/integration` reads pytest.ini in this folder: the host project's pytest
 settings and conftest.py files do not apply here. Any other pytest run (the host's
-own `pytest`, an IDE collecting the whole repository) leaves this folder out. The
-harness is imported only in our own run, after checking that `copier update` left
-no conflicts in it.
+own `pytest`, an IDE collecting the whole repository) leaves this folder out. A run
+that `copier update` left with conflicts stops before this file is imported (see
+__init__.py).
 """
 
 from __future__ import annotations
@@ -18,22 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from .harness.before_start import SUITE_DIR, is_our_run, refuse_conflicts
+from .harness import guest
+from .harness.before_start import SUITE_DIR, is_our_run
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    try:
-        from .harness import guest
-    except SyntaxError:
-        return  # a file left in conflict by copier update: pytest_configure lists it
     guest.add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if is_our_run(config):
-        refuse_conflicts()
-    from .harness import guest
-
     guest.configure(config)
 
 

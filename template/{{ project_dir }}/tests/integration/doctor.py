@@ -116,9 +116,10 @@ def python_status() -> str:
 
 
 def conflicted_files() -> list[Path]:
-    """Files `copier update` left with conflicts (harness/before_start.py says how)."""
-    before_start = runpy.run_path(str(HERE / "harness" / "before_start.py"))
-    found: list[Path] = before_start["conflicted_files"]()
+    """Files `copier update` left with conflicts (the check of __init__.py, which
+    refuses a pytest run with them)."""
+    package = runpy.run_path(str(HERE / "__init__.py"))
+    found: list[Path] = package["conflicted_files"]()
     return found
 
 
@@ -134,6 +135,24 @@ def alembic_hint() -> str:
         f"{found} is there: name it in tests/integration/schema.py (ALEMBIC_INI) "
         "to build the test schema with your migrations and check them "
         "(test_migrations.py)"
+    )
+
+
+def env_py_hint() -> str:
+    """The project's alembic.ini names an env.py that never reads the connection the
+    suite hands it: the harness would refuse its own; show the change."""
+    checks = HERE / "harness" / "sql" / "env_py.py"
+    ini = HERE.parents[1] / "alembic.ini"
+    if not checks.is_file() or not ini.is_file():
+        return ""
+    env_py_checks = runpy.run_path(str(checks))
+    env_py: Path | None = env_py_checks["env_py_of"](ini)
+    if env_py is None or not env_py_checks["ignores_given_connection"](env_py):
+        return ""
+    fix: str = env_py_checks["ENV_PY_FIX"]
+    return (
+        f"{env_py} never uses the connection it is handed: it connects on its own, "
+        f"and the suite, which migrates the test database only, refuses that.\n{fix}"
     )
 
 
@@ -162,9 +181,7 @@ def report(answers: dict[str, Any]) -> str:
     )
     lines = ["integration tests: what this machine offers"]
     lines += [f"  {name:<10} {state}" for name, state in rows]
-    hint = alembic_hint()
-    if hint:
-        lines.append(f"\n{hint}")
+    lines += [f"\n{hint}" for hint in (alembic_hint(), env_py_hint()) if hint]
     conflicts = conflicted_files()
     if conflicts:
         lines.append(

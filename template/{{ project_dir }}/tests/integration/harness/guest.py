@@ -10,12 +10,13 @@ so the host's run works without this suite's requirements installed.
 
 from __future__ import annotations
 
+import os
 from importlib.util import find_spec
 
 import pytest
 
 from . import answers, settings
-from .before_start import is_our_run
+from .before_start import SUITE_DIR, is_our_run
 
 RUN_COMMAND = (
     "uv run --with-requirements tests/integration/requirements.txt "
@@ -42,10 +43,22 @@ def configure(config: pytest.Config) -> None:
             "or, in a virtual environment of its own: "
             "pip install -r tests/integration/requirements.txt"
         )
+    _keep_hypothesis_files_here()
     from . import markers, plugin
 
     markers.register_markers(config)
     plugin.register(config)
+
+
+def _keep_hypothesis_files_here() -> None:
+    """Hypothesis (under the Schemathesis contract tests) keeps its example database
+    and caches in `.hypothesis/` of the working directory: the repository's root when
+    the suite runs from there. This folder instead, whatever the working directory
+    (its .gitignore ignores it). Hypothesis reads the variable when it first stores
+    something, so nothing is imported here; a location you set yourself wins.
+    """
+    home = SUITE_DIR / ".hypothesis"
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(home))
 
 
 class _HostRun:

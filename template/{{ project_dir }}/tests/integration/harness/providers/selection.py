@@ -74,11 +74,10 @@ def _auto_choice(spec: ServiceSpec) -> tuple[str, str]:
 def _unavailable(
     spec: ServiceSpec, reason: str, settings: RunSettings
 ) -> ServiceEndpoint:
-    message = (
-        f"{spec.name}: {Cause.NO_PROVIDER.value}: {spec.url_env} is not set and no "
-        f"container can be started ({reason}). Set {spec.url_env} "
-        f"(e.g. {spec.url_example}), start Docker, or deselect these tests with "
-        f"-m 'not {spec.name}'."
+    message = f"{spec.name}: {Cause.NO_PROVIDER.value}: " + (
+        _nothing_is_started(spec)
+        if answers.DEFAULT_PROVIDER == "external"
+        else _no_container(spec, reason)
     )
     if settings.require_services:
         message += (
@@ -89,4 +88,23 @@ def _unavailable(
         problem=message,
         cause=Cause.NO_PROVIDER.value,
         problem_is_error=settings.require_services,
+    )
+
+
+def _no_container(spec: ServiceSpec, reason: str) -> str:
+    return (
+        f"{spec.url_env} is not set and no container can be started ({reason}). "
+        f"Set {spec.url_env} (e.g. {spec.url_example}), start Docker, or deselect "
+        f"these tests with -m 'not {spec.name}'."
+    )
+
+
+def _nothing_is_started(spec: ServiceSpec) -> str:
+    """default_provider=external: Docker would change nothing under `auto`."""
+    return (
+        f"{spec.url_env} is not set, and this suite starts no server itself (its "
+        f"default provider is external). Set {spec.url_env} to a running server "
+        f"(e.g. {spec.url_example}), run with --it-provider testcontainers (or "
+        f"IT_PROVIDER=testcontainers) to start one in Docker, or deselect these "
+        f"tests with -m 'not {spec.name}'."
     )

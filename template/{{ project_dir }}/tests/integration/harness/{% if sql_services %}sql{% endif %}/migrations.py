@@ -25,20 +25,12 @@ from sqlalchemy.engine import URL
 
 from ..endpoints import masked_url
 from ..errors import IntegrationSetupError, UnsafeTargetError
+from .env_py import ENV_PY_FIX
 
 if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.operations.ops import MigrationScript, UpgradeOps
     from alembic.runtime.migration import MigrationContext
-
-ENV_PY_FIX = (
-    "Make env.py use the connection it is given, e.g. in run_migrations_online():\n"
-    '    connectable = config.attributes.get("connection")\n'
-    "    if connectable is None:\n"
-    "        connectable = engine_from_config(...)  # what env.py does today\n"
-    "and pass it to context.configure(connection=...). An asyncio env.py runs\n"
-    "do_run_migrations(connectable) with it instead of asyncio.run(...)."
-)
 
 
 def alembic_config(ini_path: Path) -> Config:

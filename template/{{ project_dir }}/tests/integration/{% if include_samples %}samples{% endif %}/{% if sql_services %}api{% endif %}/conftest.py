@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from hypothesis import settings
-from hypothesis.database import DirectoryBasedExampleDatabase
 from sqlalchemy.orm import Session, sessionmaker
 
 from .app import create_app, get_session, issue_token
 
 Headers = dict[str, str]
-# Hypothesis keeps failing examples to replay them first next time: here, in the
-# suite's folder (its .gitignore ignores it), not in the repository's root. Its CI
-# profile (CI=true) keeps none: derandomized runs replay alike anyway.
-_EXAMPLES = Path(__file__).resolve().parents[2] / ".hypothesis"
-if not settings().derandomize:
-    settings.register_profile(
-        "integration", database=DirectoryBasedExampleDatabase(str(_EXAMPLES))
-    )
-    settings.load_profile("integration")
 
 
 def pytest_configure(config: pytest.Config) -> None:
