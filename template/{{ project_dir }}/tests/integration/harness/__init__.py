@@ -24,6 +24,7 @@ Map, from a test down to the server:
     run_state.py    the run's shared folder: endpoints, what was made, who owns it;
                     janitor.py removes containers of a run whose process is gone
     in_flight.py    the short report of a test whose service stopped answering
+    host_plugins.py pytest plugins your environment loads that are not the suite's
     settings.py     every option and its IT_* environment twin; errors.py the causes
     deprecated.py   old names that still work for a release, and warn
 """

@@ -38,6 +38,7 @@ from .docker_engine import load_sdk
 from .endpoints import ServiceEndpoint
 from .errors import Cause
 from .forecast import forecast
+from .host_plugins import header_lines
 from .in_flight import (
     GENERIC_CONNECTION_ERRORS,
     error_chain,
@@ -127,6 +128,10 @@ class IntegrationPlugin:
         node.workerinput.update(self.run.workerinput())
 
     @pytest.hookimpl(tryfirst=True)
+    def pytest_report_header(self) -> list[str]:
+        """Plugins the host's environment loads into this suite's run."""
+        return header_lines(self.config)
+
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         # tryfirst: markers must exist before `-m` deselects anything.
         add_markers(items)
