@@ -40,6 +40,8 @@ from server_state import (
     run_state_folders,
 )
 
+pytestmark = pytest.mark.slow
+
 PROJECT = "faults"
 PREFIX = f"test_{PROJECT}_"
 STARTUP_TIMEOUT = 4

@@ -19,6 +19,8 @@ import pytest
 from generated_suite import clean_environment, run_suite
 from rendering import render
 
+pytestmark = pytest.mark.slow
+
 STARTUP_TIMEOUT = 10.0
 TESTS = """\
 import os
