@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 from generated_suite import uv_executable
 from machine_services import container_images, native_service_urls
-from once_per_run import once_per_run
 from rendering import ALL_SERVICES, render, use_render_cache
 from server_state import (
     drop_spares_made_since,
@@ -29,6 +28,7 @@ from server_state import (
     run_state_entries,
     spare_databases,
 )
+from shared_run import machine_share, once_per_run
 
 # Serial groups (xdist_group): a test that asks for one of these fixtures runs in the
 # group, one test after another, beside the tests of other groups and the free ones.
@@ -93,6 +93,18 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 @pytest.fixture(scope="session")
 def run_root(request: pytest.FixtureRequest) -> Path:
     return _run_root(request.config)
+
+
+@pytest.fixture(autouse=True)
+def _machine_shared_or_alone(request: pytest.FixtureRequest, run_root: Path) -> Iterator[None]:
+    """A test marked `alone` (a bound of a few seconds on a generated run, which other
+    tests' load would stretch) runs while no other test runs; the others share."""
+    if not _is_xdist_worker(request.config):
+        yield
+        return
+    alone = request.node.get_closest_marker("alone") is not None
+    with machine_share(run_root, alone=alone):
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -21,7 +22,7 @@ BUILD_RACE = """
 import sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[2])
-from once_per_run import once_per_run
+from shared_run import once_per_run
 
 root = Path(sys.argv[1])
 
@@ -130,3 +131,45 @@ def git_status(repository: Path) -> str:
         ["git", "status", "--porcelain"], cwd=repository, capture_output=True, text=True,
         check=True,
     ).stdout  # fmt: skip
+
+
+# Holds the machine shared or alone for a moment; logs when it held it.
+HOLDER = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[3])
+from shared_run import machine_share
+
+root, alone = Path(sys.argv[1]), sys.argv[2] == "alone"
+with machine_share(root, alone=alone):
+    started = time.monotonic()
+    time.sleep(0.6)
+    with open(root / "held.log", "a") as log:
+        log.write(f"{sys.argv[2]} {started} {time.monotonic()}\\n")
+"""
+
+
+def test_a_test_alone_runs_while_no_other_test_runs(tmp_path: Path) -> None:
+    script = tmp_path / "holder.py"
+    script.write_text(HOLDER)
+    tests = str(Path(__file__).parent)
+
+    def hold(how: str) -> subprocess.Popen[str]:
+        command = [sys.executable, str(script), str(tmp_path), how, tests]
+        return subprocess.Popen(command, text=True)
+
+    # Two shared holders, one alone while they hold, then two more shared ones.
+    holders = [hold("shared"), hold("shared")]
+    time.sleep(0.3)
+    holders += [hold("alone")]
+    time.sleep(0.3)
+    holders += [hold("shared"), hold("shared")]
+    assert [holder.wait(timeout=60) for holder in holders] == [0] * 5
+    spans = [line.split() for line in (tmp_path / "held.log").read_text().splitlines()]
+    [(start, end)] = [(float(a), float(b)) for how, a, b in spans if how == "alone"]
+    others = [(float(a), float(b)) for how, a, b in spans if how == "shared"]
+    assert len(others) == 4
+    # Nobody held the machine while the lone one did, and the shared ones overlapped.
+    assert all(b <= start or a >= end for a, b in others), (start, end, others)
+    assert sum(1 for a, b in others if b <= start) == 2  # those before it
+    assert sum(1 for a, b in others if a >= end) == 2  # those queued behind it
