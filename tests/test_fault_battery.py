@@ -103,6 +103,7 @@ def assert_one_message(run: FaultRun, service: str, cause: str, *, unavailable: 
     assert len(run.lines) <= MAX_LINES + unavailable, run.output
 
 
+@pytest.mark.alone  # bounds of seconds on pytest's session time
 @pytest.mark.parametrize("service", SERVICES)
 def test_frozen_at_start_ends_within_the_startup_timeout(
     project: Path, suite_python: Path, service: str
@@ -155,6 +156,7 @@ def test_frozen_mid_run_fails_the_test_in_flight_and_the_rest_at_once(
         import_audit.assert_main_thread_only(audit, expected=(CLIENT[service],))
 
 
+@pytest.mark.alone  # bounds of seconds on pytest's session time
 @pytest.mark.parametrize("service", SERVICES)
 def test_refused_port_fails_at_once(project: Path, suite_python: Path, service: str) -> None:
     env = run_native_urls(**{URL_ENVS[service]: url(service, free_port())})
@@ -174,6 +176,7 @@ REFUSALS = [
 ]
 
 
+@pytest.mark.alone  # bounds of seconds on pytest's session time
 @pytest.mark.parametrize(
     ("service", "parts", "cause"), REFUSALS, ids=[f"{s}-{c}" for s, _, c in REFUSALS]
 )
@@ -187,6 +190,7 @@ def test_definitive_refusal_fails_at_once_and_says_what_was_refused(
     assert run.session_seconds < SLACK_SECONDS, run.final_line()
 
 
+@pytest.mark.alone  # bounds of seconds on pytest's session time
 def test_a_non_test_database_is_refused_before_connecting(
     project: Path, suite_python: Path
 ) -> None:
@@ -215,6 +219,7 @@ def test_an_image_that_cannot_be_pulled_is_named_once(
     assert "IT_POSTGRES_IMAGE" in run.output
 
 
+@pytest.mark.alone  # bounds of seconds on pytest's session time
 @pytest.mark.parametrize("service", SERVICES)
 def test_ctrl_c_while_a_call_waits_on_a_frozen_service_ends_the_run_at_once(
     project: Path, suite_python: Path, service: str, tmp_path: Path

@@ -19,7 +19,8 @@ import pytest
 from generated_suite import clean_environment, run_suite
 from rendering import render
 
-pytestmark = pytest.mark.slow
+# Alone: the database test must run within seconds of the start.
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
 
 STARTUP_TIMEOUT = 10.0
 TESTS = """\
