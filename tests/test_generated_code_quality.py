@@ -89,6 +89,8 @@ def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("mypy-cache")
 
 
+# On one worker, one after another: the first run fills the cache the others use.
+@pytest.mark.xdist_group("mypy")
 def test_mypy_strict(project: Path, suite_python: Path, mypy_cache: Path) -> None:
     result = tool(
         "mypy", "--strict", "--cache-dir", str(mypy_cache),

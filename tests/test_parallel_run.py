@@ -133,43 +133,64 @@ def git_status(repository: Path) -> str:
     ).stdout  # fmt: skip
 
 
-# Holds the machine shared or alone for a moment; logs when it held it.
+# Holds the machine shared or alone; logs when it asked, held and let go. The first
+# holders keep it until the test lets them go (a file), the others for a moment.
 HOLDER = """
 import sys, time
 from pathlib import Path
-sys.path.insert(0, sys.argv[3])
+sys.path.insert(0, sys.argv[4])
 from shared_run import machine_share
 
-root, alone = Path(sys.argv[1]), sys.argv[2] == "alone"
-with machine_share(root, alone=alone):
-    started = time.monotonic()
-    time.sleep(0.6)
-    with open(root / "held.log", "a") as log:
-        log.write(f"{sys.argv[2]} {started} {time.monotonic()}\\n")
+root, how, name = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+
+def log(what: str) -> None:
+    with open(root / "held.log", "a") as out:
+        out.write(f"{name} {what} {time.monotonic()}\\n")
+
+log("asked")
+with machine_share(root, alone=how == "alone"):
+    log("held")
+    deadline = time.monotonic() + 30
+    while name.startswith("first") and not (root / "go").exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(0.2)
+    log("let-go")
 """
 
 
+def events(log: Path) -> dict[tuple[str, str], float]:
+    lines = [line.split() for line in log.read_text().splitlines()] if log.exists() else []
+    return {(name, what): float(at) for name, what, at in lines}
+
+
 def test_a_test_alone_runs_while_no_other_test_runs(tmp_path: Path) -> None:
-    script = tmp_path / "holder.py"
+    script, log = tmp_path / "holder.py", tmp_path / "held.log"
     script.write_text(HOLDER)
     tests = str(Path(__file__).parent)
+    holders: list[subprocess.Popen[bytes]] = []
 
-    def hold(how: str) -> subprocess.Popen[str]:
-        command = [sys.executable, str(script), str(tmp_path), how, tests]
-        return subprocess.Popen(command, text=True)
+    def hold(how: str, name: str, then: tuple[str, str]) -> None:
+        holders.append(
+            subprocess.Popen([sys.executable, str(script), str(tmp_path), how, name, tests])
+        )
+        deadline = time.monotonic() + 30
+        while then not in events(log):
+            assert time.monotonic() < deadline, (then, events(log))
+            time.sleep(0.02)
 
-    # Two shared holders, one alone while they hold, then two more shared ones.
-    holders = [hold("shared"), hold("shared")]
-    time.sleep(0.3)
-    holders += [hold("alone")]
-    time.sleep(0.3)
-    holders += [hold("shared"), hold("shared")]
+    hold("shared", "first-1", then=("first-1", "held"))
+    hold("shared", "first-2", then=("first-2", "held"))
+    hold("alone", "alone", then=("alone", "asked"))
+    time.sleep(0.5)  # from its log line to its wait for the lock
+    hold("shared", "later-1", then=("later-1", "asked"))
+    hold("shared", "later-2", then=("later-2", "asked"))
+    time.sleep(0.5)
+    # The first two hold it together; the lone one and those behind it wait.
+    waiting = {name for name in ("alone", "later-1", "later-2") if (name, "held") in events(log)}
+    assert waiting == set()
+    (tmp_path / "go").touch()
     assert [holder.wait(timeout=60) for holder in holders] == [0] * 5
-    spans = [line.split() for line in (tmp_path / "held.log").read_text().splitlines()]
-    [(start, end)] = [(float(a), float(b)) for how, a, b in spans if how == "alone"]
-    others = [(float(a), float(b)) for how, a, b in spans if how == "shared"]
-    assert len(others) == 4
-    # Nobody held the machine while the lone one did, and the shared ones overlapped.
-    assert all(b <= start or a >= end for a, b in others), (start, end, others)
-    assert sum(1 for a, b in others if b <= start) == 2  # those before it
-    assert sum(1 for a, b in others if a >= end) == 2  # those queued behind it
+    at = events(log)
+    assert at["alone", "held"] >= max(at["first-1", "let-go"], at["first-2", "let-go"])
+    assert at["alone", "let-go"] <= min(at["later-1", "held"], at["later-2", "held"])
