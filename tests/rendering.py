@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import copier
+from filelock import FileLock
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ALL_SERVICES = ["postgres", "mysql", "redis", "rabbitmq"]
@@ -34,11 +37,48 @@ def commit_all(path: Path, message: str) -> None:
     git(path, "commit", "-q", "--allow-empty", "-m", message)
 
 
+# Where renders of this working tree are kept for the session (tests/conftest.py sets
+# it): many modules render the same answers into a folder of the same name.
+_render_cache: Path | None = None
+
+
+def use_render_cache(folder: Path | None) -> Path | None:
+    """Keep renders in `folder` from now on (None: render every time); the previous."""
+    global _render_cache  # one cache per test session, set by conftest
+    previous, _render_cache = _render_cache, folder
+    return previous
+
+
 def render(dst: Path, *, src: Path = REPO_ROOT, vcs_ref: str = "HEAD", **answers: Any) -> Path:
     """Render into a git repository at `dst` (created if needed) and commit the result.
 
     vcs_ref=HEAD makes copier use the working tree, uncommitted changes included.
+    A new folder gets a copy of the session's render of the same answers into a
+    folder of the same name (the name is the default project_name), made once.
     """
+    if _render_cache is not None and src == REPO_ROOT and vcs_ref == "HEAD" and not dst.exists():
+        return _copy_of_cached_render(_render_cache, dst, answers)
+    return _render(dst, src=src, vcs_ref=vcs_ref, answers=answers)
+
+
+def _copy_of_cached_render(cache: Path, dst: Path, answers: dict[str, Any]) -> Path:
+    key = json.dumps([dst.name, answers], sort_keys=True)
+    rendered = cache / hashlib.sha256(key.encode()).hexdigest()[:16] / dst.name
+    cache.mkdir(parents=True, exist_ok=True)
+    # xdist workers share the cache: the first renders, the others wait and copy.
+    with FileLock(str(rendered.parent) + ".lock", timeout=600):
+        if not rendered.exists():
+            partial = rendered.parent / "partial" / dst.name
+            shutil.rmtree(partial.parent, ignore_errors=True)
+            _render(partial, src=REPO_ROOT, vcs_ref="HEAD", answers=answers)
+            partial.rename(rendered)
+            partial.parent.rmdir()
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(rendered, dst, symlinks=True)
+    return dst
+
+
+def _render(dst: Path, *, src: Path, vcs_ref: str, answers: dict[str, Any]) -> Path:
     if not (dst / ".git").exists():
         init_repository(dst)
     copier.run_copy(

@@ -31,6 +31,10 @@ from rendering import (
     template_repository,
 )
 
+# A group of its own (its venvs are built once): its one run on the machine's servers
+# makes only test_adopt_* databases, which no other test counts.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("adoption")]
+
 ANSWERS_FILE = ".copier-answers.integration-tests.yml"
 SETTINGS = "tests/integration/harness/settings.py"
 NOT_COLLECTED = "tests/integration: not collected here"

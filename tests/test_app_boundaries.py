@@ -18,6 +18,9 @@ import pytest
 from generated_suite import SuiteResult, clean_environment, run_suite
 from rendering import git, render
 
+# A group of its own: one render edited test by test, databases of its own prefix.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("app-boundaries")]
+
 SAMPLES = "tests/integration/samples"
 NEW_SAMPLES = (
     f"{SAMPLES}/api",

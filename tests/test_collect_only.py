@@ -25,6 +25,8 @@ import pytest
 from generated_suite import SuiteResult, clean_environment, run_suite
 from rendering import ALL_SERVICES, render
 
+pytestmark = pytest.mark.slow
+
 PARALLEL = {"serial": (), "xdist": ("-n", "2")}
 URL_FORMS = {
     "IT_POSTGRES_URL": "postgresql://test:test@127.0.0.1:{port}/test",

@@ -11,6 +11,8 @@ from generated_suite import clean_environment, run_suite
 from rendering import commit_all, render
 from server_state import drop_postgres_databases, postgres_databases
 
+pytestmark = pytest.mark.slow
+
 LEAKING_TEST = """
 from sqlalchemy import Engine, text
 
@@ -135,6 +137,9 @@ def test_leak_check_names_the_test_and_the_table(
     assert "left rows behind under rollback isolation: sample_users (1 rows)" in result.output
     # The leak was cleaned up: every other test, delete ones included, still passed.
     assert len(result.passed) >= 20
+    # Without IT_KEEP, the template (built from the models) and the workers'
+    # databases are dropped at the end, a failed test or not.
+    assert postgres_databases(native_urls["IT_POSTGRES_URL"], "test_shop_") == set()
 
     unchecked = run_suite(project, pytest_command, "-n", "2", env=env)
     assert "test_leaky::test_leaks_a_row" in unchecked.passed
@@ -203,12 +208,3 @@ def test_kept_template_is_reused_until_the_schema_changes(
         assert f"postgres: built {new}" in third.output
     finally:
         drop_postgres_databases(url, "test_shop_")
-
-
-def test_without_keep_the_template_is_dropped_at_the_end(
-    project: Path, suite_python: Path, native_urls: dict[str, str]
-) -> None:
-    url = native_urls["IT_POSTGRES_URL"]
-    env = clean_environment(IT_POSTGRES_URL=url)
-    run_suite(project, [str(suite_python), "-m", "pytest"], env=env).assert_all_passed(15)
-    assert postgres_databases(url, "test_shop_") == set()

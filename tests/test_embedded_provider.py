@@ -18,6 +18,9 @@ from interruption import interrupt_run, wait_for, waiting_test_started
 from rendering import ALL_SERVICES, render
 from unprivileged import unprivileged_copy
 
+# One at a time: each test checks that no embedded server or data folder is left.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("embedded-servers")]
+
 NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
 SERVER_NAMES = ("postgres", "redis-server", "valkey-server")
 
@@ -68,22 +71,14 @@ def run(project: Path, python: Path, *args: str, **env: str) -> SuiteResult:
 
 
 @pytest.mark.usefixtures("leaves_nothing")
-def test_embedded_provider_runs_the_suite_with_two_workers(
+def test_auto_without_docker_or_urls_runs_the_suite_embedded_with_two_workers(
     project: Path, embedded_python: Path
 ) -> None:
-    result = run(project, embedded_python, "-n", "2", IT_PROVIDER="embedded", **NO_DOCKER)
-    result.assert_all_passed(at_least=30)
-    assert "postgres  embedded" in result.output
-    assert "redis     embedded" in result.output
-
-
-@pytest.mark.usefixtures("leaves_nothing")
-def test_auto_without_docker_or_urls_falls_back_to_embedded(
-    project: Path, embedded_python: Path
-) -> None:
+    # IT_PROVIDER=embedded, chosen explicitly: the unprivileged, Ctrl-C and Valkey runs.
     result = run(project, embedded_python, "-n", "2", **NO_DOCKER)
     result.assert_all_passed(at_least=30)
     assert "postgres  embedded" in result.output
+    assert "redis     embedded" in result.output
 
 
 @pytest.mark.usefixtures("leaves_nothing")

@@ -127,6 +127,7 @@ def assert_one_message(run: FaultRun, service: str, cause: str, *, unavailable: 
     assert len(run.lines) <= MAX_LINES + unavailable, run.output
 
 
+@pytest.mark.alone  # bounds of seconds on pytest's session time
 def test_frozen_at_start_ends_within_the_startup_timeout(project: Path, suite_python: Path) -> None:
     """Every service frozen from the start, in one run: each is reported once, and
     the wait ends at IT_STARTUP_TIMEOUT (to within a second), not an attempt later."""
@@ -246,6 +247,7 @@ def test_a_users_own_failure_keeps_its_traceback(project: Path, suite_python: Pa
     assert "AssertionError" in run.output or "assert b'1' == b'2'" in run.output, run.output
 
 
+@pytest.mark.alone  # bounds of seconds on pytest's session time
 @pytest.mark.parametrize("service", SERVICES)
 def test_refused_port_fails_at_once(project: Path, suite_python: Path, service: str) -> None:
     env = run_native_urls(**{URL_ENVS[service]: url(service, free_port())})
@@ -265,6 +267,7 @@ REFUSALS = [
 ]
 
 
+@pytest.mark.alone  # bounds of seconds on pytest's session time
 @pytest.mark.parametrize(
     ("service", "parts", "cause"), REFUSALS, ids=[f"{s}-{c}" for s, _, c in REFUSALS]
 )
@@ -278,6 +281,7 @@ def test_definitive_refusal_fails_at_once_and_says_what_was_refused(
     assert run.session_seconds < SLACK_SECONDS, run.final_line()
 
 
+@pytest.mark.alone  # bounds of seconds on pytest's session time
 def test_a_non_test_database_is_refused_before_connecting(
     project: Path, suite_python: Path
 ) -> None:
@@ -306,6 +310,7 @@ def test_an_image_that_cannot_be_pulled_is_named_once(
     assert "IT_POSTGRES_IMAGE" in run.output
 
 
+@pytest.mark.alone  # bounds of seconds on pytest's session time
 @pytest.mark.parametrize("service", SERVICES)
 def test_ctrl_c_while_a_call_waits_on_a_frozen_service_ends_the_run_at_once(
     project: Path, suite_python: Path, service: str, tmp_path: Path

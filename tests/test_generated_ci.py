@@ -257,6 +257,7 @@ def test_no_ci_renders_no_workflow(tmp_path: Path) -> None:
     assert not (project / "tests/integration/ci.env").exists()  # nothing would load it
 
 
+@pytest.mark.slow
 def test_the_workflow_command_passes_in_its_working_directory_for_every_shard(
     tmp_path: Path, native_urls: dict[str, str]
 ) -> None:

@@ -248,10 +248,7 @@ def test_without_ci_env_the_jobs_still_run(
     assert "no tests/integration/ci.env: no variables added" in result.stdout
 
 
-SETUP = (
-    'echo built > "$SETUP_MARKER"\n'
-    "export SETUP_ONLY_IN_ITS_SHELL=1\n"
-)
+SETUP = 'echo built > "$SETUP_MARKER"\nexport SETUP_ONLY_IN_ITS_SHELL=1\n'
 
 
 def with_setup(repository: Path, project_dir: str, tmp_path: Path) -> Path:

@@ -80,10 +80,21 @@ def test_ruff_format_leaves_files_unchanged_for_every_target_version(project: Pa
     assert not diffs, "\n".join(f"--- {version}:\n{diff}" for version, diff in diffs.items())
 
 
-def test_mypy_strict(project: Path, suite_python: Path) -> None:
+@pytest.fixture(scope="session")
+def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This process's mypy cache: the suite's dependencies (SQLAlchemy, pytest, ...)
+    are analysed once, not for every render; a changed module is checked again. One
+    per xdist worker (mypy's cache is not written by two at once), outside the
+    projects (their git trees stay clean)."""
+    return tmp_path_factory.mktemp("mypy-cache")
+
+
+# On one worker, one after another: the first run fills the cache the others use.
+@pytest.mark.xdist_group("mypy")
+def test_mypy_strict(project: Path, suite_python: Path, mypy_cache: Path) -> None:
     result = tool(
-        "mypy", "--strict", "--no-incremental", "--python-executable", str(suite_python),
-        "tests/integration", cwd=project,
+        "mypy", "--strict", "--cache-dir", str(mypy_cache),
+        "--python-executable", str(suite_python), "tests/integration", cwd=project,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -20,6 +20,8 @@ import pytest
 from generated_suite import clean_environment, run_suite
 from rendering import render
 
+pytestmark = pytest.mark.slow
+
 TESTS = """\
 import sys
 

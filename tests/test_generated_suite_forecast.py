@@ -17,6 +17,8 @@ import pytest
 from generated_suite import clean_environment
 from rendering import ALL_SERVICES, render
 
+pytestmark = pytest.mark.slow
+
 ISOLATION = "tests/integration/samples/test_isolation_strategies.py"
 ROLLBACK_TEST = "test_rollback_hides_the_tests_rows_from_other_connections"
 # A plugin that prints the forecast for the command it runs in, and what collection

@@ -19,6 +19,9 @@ import pytest
 from generated_suite import clean_environment, run_suite
 from rendering import render
 
+# Alone: the database test must run within seconds of the start.
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
+
 STARTUP_TIMEOUT = 10.0
 TESTS = """\
 import os

@@ -16,7 +16,9 @@ from interruption import interrupt_run, wait_for, waiting_test_started
 from rendering import render
 from server_state import postgres_databases, run_state_folders
 
-pytestmark = pytest.mark.docker
+# Docker's group, although it also reads the machine's PostgreSQL (its own databases
+# only): it counts containers and networks while it interrupts runs.
+pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.xdist_group("docker-engine")]
 
 PROJECT = "ctrlc"
 # pytest itself formats the KeyboardInterrupt and xdist stops its workers: a second

@@ -21,6 +21,9 @@ from server_state import (
     postgres_databases,
 )
 
+# A group of its own: one render edited test by test, databases of its own prefix.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("migration-checks")]
+
 PREFIX = "test_migchecks_"
 MIGRATION_TESTS = "test_migrations::"
 UPGRADE_TEST = "test_migrations_build_the_schema_from_nothing"

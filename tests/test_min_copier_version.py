@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 from generated_suite import uv_executable
 from rendering import (
@@ -17,6 +18,8 @@ from rendering import (
     release,
     template_repository,
 )
+
+pytestmark = pytest.mark.slow
 
 SETTINGS = f"{SUITE_TEMPLATE}/harness/settings.py"
 ANSWERS_FILE = ".copier-answers.integration-tests.yml"

@@ -16,6 +16,8 @@ from generated_suite import SuiteResult, clean_environment, run_suite
 from rendering import render
 from unprivileged import unprivileged_copy
 
+pytestmark = pytest.mark.slow
+
 NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
 MESSAGE = "postgres: no provider can serve it: IT_POSTGRES_URL is not set"
 

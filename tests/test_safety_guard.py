@@ -18,6 +18,8 @@ from rendering import render
 from server_state import postgres_databases
 from tcp_forwarder import TcpForwarder, non_loopback_address
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:

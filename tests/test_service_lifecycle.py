@@ -15,7 +15,7 @@ from container_census import ContainerCensus
 from generated_suite import clean_environment, run_suite
 from rendering import ALL_SERVICES, render
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.slow, pytest.mark.docker]
 
 
 FAILS_ON_PURPOSE = """

@@ -19,6 +19,9 @@ from server_state import (
     wait_for_spares,
 )
 
+# A group of its own: the tests share one spare's name, and no other test uses it.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("spare-database")]
+
 PREFIX = "test_loop_"
 SPARE = f"{PREFIX}spare"
 

@@ -28,6 +28,8 @@ from rendering import (
     template_repository,
 )
 
+pytestmark = pytest.mark.slow
+
 IT = "tests/integration"
 SAMPLES = f"{SUITE_TEMPLATE}/{{% if include_samples %}}samples{{% endif %}}"
 PG_SAMPLE = "{% if sql_services %}test_user_repository.py{% endif %}"
