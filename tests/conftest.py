@@ -30,11 +30,15 @@ from server_state import (
 )
 from shared_run import machine_share, once_per_run
 
-# Serial groups (xdist_group): a test that asks for one of these fixtures runs in the
-# group, one test after another, beside the tests of other groups and the free ones.
-# The machine's servers: the tests count databases, keys and queues on them and run
-# their faults through them. Docker: the tests count containers per image.
-SERIAL_GROUPS = {"native_urls": "native-servers", "images": "docker-engine"}
+# One serial group for every test that touches the machine: its servers, its Docker
+# engine, a generated suite's run (run-state folders, containers, spare databases).
+# Such tests look at shared state from the outside (databases, keys, queues,
+# containers of an image, run folders) that another of them would change at the same
+# time: they run one after another on one worker, while the other workers take the
+# fast tests (renders, lint, unit tests). Run on three workers, the machine group was
+# seen to break: tests of other groups changed what a test counted.
+MACHINE_GROUP = "machine"
+MACHINE_FIXTURES = frozenset({"native_urls", "images", "suite_python", "world_readable_python"})
 _RUN_STATE_BEFORE = pytest.StashKey[set[Path]]()
 _SPARES_BEFORE = "postgres-spares-before"
 _WORLD_READABLE = "world-readable-python"
@@ -54,15 +58,16 @@ def _run_root(config: pytest.Config) -> Path:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put each test that uses a shared resource in that resource's serial group
-    (first, so that xdist's own hook sees the mark); an explicit mark wins."""
+    """Put each test that touches the machine (marked slow, or asking for one of
+    MACHINE_FIXTURES) in the machine's serial group; first, so that xdist's own hook
+    sees the mark. A test's own xdist_group mark (the generated code's mypy runs)
+    wins."""
     for item in items:
         if item.get_closest_marker("xdist_group"):
             continue
-        for fixture, group in SERIAL_GROUPS.items():
-            if fixture in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group(group))
-                break
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("slow") or MACHINE_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.xdist_group(MACHINE_GROUP))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

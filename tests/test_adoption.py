@@ -33,7 +33,7 @@ from rendering import (
 
 # A group of its own (its venvs are built once): its one run on the machine's servers
 # makes only test_adopt_* databases, which no other test counts.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("adoption")]
+pytestmark = [pytest.mark.slow]
 
 ANSWERS_FILE = ".copier-answers.integration-tests.yml"
 SETTINGS = "tests/integration/harness/settings.py"

@@ -19,7 +19,7 @@ from generated_suite import SuiteResult, clean_environment, run_suite
 from rendering import git, render
 
 # A group of its own: one render edited test by test, databases of its own prefix.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("app-boundaries")]
+pytestmark = [pytest.mark.slow]
 
 SAMPLES = "tests/integration/samples"
 NEW_SAMPLES = (

@@ -19,7 +19,7 @@ from rendering import ALL_SERVICES, render
 from unprivileged import unprivileged_copy
 
 # One at a time: each test checks that no embedded server or data folder is left.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("embedded-servers")]
+pytestmark = [pytest.mark.slow]
 
 NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
 SERVER_NAMES = ("postgres", "redis-server", "valkey-server")

@@ -18,7 +18,7 @@ from server_state import postgres_databases, run_state_folders
 
 # Docker's group, although it also reads the machine's PostgreSQL (its own databases
 # only): it counts containers and networks while it interrupts runs.
-pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.xdist_group("docker-engine")]
+pytestmark = [pytest.mark.slow, pytest.mark.docker]
 
 PROJECT = "ctrlc"
 # pytest itself formats the KeyboardInterrupt and xdist stops its workers: a second

@@ -22,7 +22,7 @@ from server_state import (
 )
 
 # A group of its own: one render edited test by test, databases of its own prefix.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("migration-checks")]
+pytestmark = [pytest.mark.slow]
 
 PREFIX = "test_migchecks_"
 MIGRATION_TESTS = "test_migrations::"

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import yaml
-from conftest import SERIAL_GROUPS
+from conftest import MACHINE_FIXTURES, MACHINE_GROUP
 from rendering import REPO_ROOT, render, rendered_files, use_render_cache
 
 ANSWERS_FILE = ".copier-answers.integration-tests.yml"
@@ -72,17 +72,11 @@ def test_every_test_on_a_shared_resource_runs_in_a_serial_group(tmp_path: Path) 
     assert len(tests) > 100, "the whole suite was collected"
     ungrouped = [
         nodeid for nodeid, (fixtures, groups) in tests.items()
-        if set(SERIAL_GROUPS) & fixtures and not groups
+        if MACHINE_FIXTURES & fixtures and not groups
     ]  # fmt: skip
     assert ungrouped == []
-    # The group of the first resource a test asks for; an explicit mark wins.
     faults = {groups[0] for nodeid, (_, groups) in tests.items() if "fault_battery" in nodeid}
-    assert faults == {SERIAL_GROUPS["native_urls"]}
-    ctrl_c = {groups[0] for nodeid, (_, groups) in tests.items() if "test_interrupts" in nodeid}
-    assert ctrl_c == {SERIAL_GROUPS["images"]}
-    # A test that shares nothing is free to run beside the others.
-    here = "tests/test_parallel_run.py::test_every_test_on_a_shared_resource_runs_in_a_serial_group"
-    assert tests[here][1] == []
+    assert faults == {MACHINE_GROUP}
 
 
 def test_a_build_asked_for_by_several_processes_at_once_runs_once(tmp_path: Path) -> None:

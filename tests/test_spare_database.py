@@ -20,7 +20,7 @@ from server_state import (
 )
 
 # A group of its own: the tests share one spare's name, and no other test uses it.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("spare-database")]
+pytestmark = [pytest.mark.slow]
 
 PREFIX = "test_loop_"
 SPARE = f"{PREFIX}spare"
