@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from generated_suite import clean_environment
+from generated_suite import clean_environment, sigint_as_in_a_terminal
 
 TESTS = 6
 SERVICES = ("postgres", "mysql", "redis", "rabbitmq")
@@ -239,6 +239,7 @@ def run_faulty(
     process = subprocess.Popen(
         command, cwd=project, env=full_env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        preexec_fn=sigint_as_in_a_terminal,  # the Ctrl-C cases interrupt it
     )  # fmt: skip
     fault_at = started
     if gate is not None and callable(on_started):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
@@ -38,6 +39,14 @@ class SuiteResult:
         assert not self.failed, self.summary()
         assert not self.skipped, self.summary()
         assert len(self.passed) >= at_least, self.summary()
+
+
+def sigint_as_in_a_terminal() -> None:
+    """preexec_fn for a run that a test interrupts: Ctrl-C works in it even when
+    this run was started where SIGINT is ignored (a shell's background job: `cmd &`
+    without job control). An ignored SIGINT is inherited across exec, and Python then
+    installs no KeyboardInterrupt handler at all."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def uv_executable() -> str:

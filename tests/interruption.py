@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from generated_suite import sigint_as_in_a_terminal
+
 WAITS_FOR_INTERRUPT = """
 import os
 import time
@@ -61,7 +63,7 @@ def interrupt_run(
         process = subprocess.Popen(
             [str(python), "-m", "pytest", "-p", "no:randomly", "-n", "2",
              str(waiting.relative_to(project))],
-            cwd=project, env=env, start_new_session=True,
+            cwd=project, env=env, start_new_session=True, preexec_fn=sigint_as_in_a_terminal,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         try:
