@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -41,11 +42,17 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def our_containers() -> list[str]:
     client = docker.from_env()
     try:
+        # The low-level list: containers.list() inspects each container it lists, and
+        # one removed in between (the janitor's work, during a Ctrl-C) raised NotFound.
+        listed: list[dict[str, Any]] = client.api.containers(all=True)
         return [
-            container.name or ""
-            for container in client.containers.list(all=True)
-            if container.labels.get("io.github.copier-integration-tests.project") == PROJECT
-            or container.labels.get("com.docker.compose.project", "").startswith(f"it-{PROJECT}-")
+            str((container.get("Names") or [""])[0]).lstrip("/")
+            for container in listed
+            if (labels := container.get("Labels") or {}).get(
+                "io.github.copier-integration-tests.project"
+            )
+            == PROJECT
+            or str(labels.get("com.docker.compose.project", "")).startswith(f"it-{PROJECT}-")
         ]
     finally:
         client.close()
