@@ -153,12 +153,12 @@ def test_frozen_at_start_ends_within_the_startup_timeout(project: Path, suite_py
     assert run.tracebacks() == 0, run.output
     waited = re.search(r"services up in ([\d.]+) s", run.output)
     assert waited is not None, run.output[-4000:]
-    # Issue 29, item 9 is not met yet: in 2 runs of 4 here all four frozen services
-    # were reported after ~20.8 s (twice the timeout), in the others after ~10 s; one
-    # service's wait seems to start again after the first ends (early start, then the
-    # collection's start). The bound here catches a wait that runs on past that.
-    assert float(waited.group(1)) <= 2 * FROZEN_STARTUP_TIMEOUT + 1, run.output[-6000:]
-    assert run.session_seconds < 2 * FROZEN_STARTUP_TIMEOUT + 1 + SLACK_SECONDS, run.final_line()
+    # To within a second of the deadline (0.3.0: 20.8 s in 2 runs of 4, two threads'
+    # overlapping starts added up; before that an attempt, then the protocol check, ran
+    # past it: tests/test_startup_deadline.py).
+    assert float(waited.group(1)) <= FROZEN_STARTUP_TIMEOUT + 1, run.output[-6000:]
+    # pytest collects before it starts what the tests need: a second of slack more.
+    assert run.session_seconds < FROZEN_STARTUP_TIMEOUT + 1 + 2 * SLACK_SECONDS, run.final_line()
 
 
 @pytest.mark.parametrize("service", SERVICES)

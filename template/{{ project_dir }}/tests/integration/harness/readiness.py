@@ -32,6 +32,8 @@ Probe = Callable[[float], None]
 ProtocolCheck = Callable[[float], str]
 # Seconds the protocol check may take, once, after the first failed attempt.
 _PROTOCOL_CHECK_SECONDS = 0.9
+# Less time than this left for it: not checked (no answer could come back).
+_MIN_CHECK_SECONDS = 0.05
 # Why the service can never answer now (its container exited), or "" while it still
 # may.
 ExitCheck = Callable[[], str]
@@ -75,7 +77,8 @@ def wait_until_ready(  # noqa: PLR0913 - keyword-only knobs of one loop
         else:
             return time.monotonic() - started
         if other_protocol is not None:
-            _refuse_other_protocol(what, other_protocol, last_error)
+            left = deadline - time.monotonic()
+            _refuse_other_protocol(what, other_protocol, last_error, left)
             other_protocol = None  # once: a port does not change what it speaks
         gone = exited() if exited is not None else ""
         if gone:
@@ -91,8 +94,15 @@ def wait_until_ready(  # noqa: PLR0913 - keyword-only knobs of one loop
         interval = min(interval * 2, max_interval)
 
 
-def _refuse_other_protocol(what: str, check: ProtocolCheck, error: Exception) -> None:
-    spoken = check(_PROTOCOL_CHECK_SECONDS)
+def _refuse_other_protocol(
+    what: str, check: ProtocolCheck, error: Exception, left: float
+) -> None:
+    # Within the deadline too: after a first attempt that took all the time (a
+    # frozen server), a full check would end the wait that much past it.
+    seconds = min(_PROTOCOL_CHECK_SECONDS, left)
+    if seconds < _MIN_CHECK_SECONDS:
+        return
+    spoken = check(seconds)
     if spoken:
         raise ServiceRefusedError(
             Cause.OTHER_PROTOCOL,

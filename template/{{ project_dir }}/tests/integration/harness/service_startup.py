@@ -107,7 +107,7 @@ def _start_claimed(
             run.add_endpoint(endpoint)
             lock.release()
 
-    started = time.monotonic()
+    started = time.time()  # wall-clock: spans from other workers are compared
     try:
         specs = [SPECS[name] for name in claimed]
         new = start_services(specs, run, settings, on_endpoint=settle)
@@ -122,7 +122,7 @@ def _start_claimed(
     if unsettled:  # a provider returned no endpoint for them: a harness bug
         names = ", ".join(name for name, _ in unsettled)
         raise IntegrationSetupError(f"no endpoint came back for {names}")
-    _record_startup(run, time.monotonic() - started)
+    _record_startup(run, started, time.time())
 
 
 def sweep_after_dead_runs(run: RunState, settings: RunSettings) -> None:
@@ -137,12 +137,29 @@ def sweep_after_dead_runs(run: RunState, settings: RunSettings) -> None:
         run.remember("notes", note)
 
 
-def _record_startup(run: RunState, seconds: float) -> None:
-    # Fixtures that ask for services one at a time start them in turns: the
-    # summary adds those up. Two threads of a worker may start services at once.
+def _record_startup(run: RunState, started: float, ended: float) -> None:
+    # When the run was starting services, as spans of wall-clock time: fixtures that
+    # ask for services one at a time start them in turns, and a test's fixture may
+    # start one while the start-up thread starts the others (startup_seconds).
     with _STARTUP_RECORD:
-        earlier = run.recorded("startup", {}).get("seconds", 0.0)
-        run.record("startup", {"seconds": earlier + seconds})
+        spans = run.recorded("startup", {}).get("spans", [])
+        run.record("startup", {"spans": [*spans, [started, ended]]})
+
+
+def startup_seconds(run: RunState) -> float:
+    """How long the run spent starting services: the spans of every thread and
+    worker, those that overlap counted once (adding them up said 20 s for four
+    services that all gave up after 10 s, in two threads)."""
+    spans = sorted(
+        (float(start), float(end))
+        for record in run.collect("startup")
+        for start, end in record.get("spans", [])
+    )
+    total, covered_to = 0.0, float("-inf")
+    for start, end in spans:
+        total += max(0.0, end - max(start, covered_to))
+        covered_to = max(covered_to, end)
+    return total
 
 
 def import_clients(names: Sequence[str]) -> None:

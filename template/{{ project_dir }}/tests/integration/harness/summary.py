@@ -8,6 +8,7 @@ import pytest
 
 from .endpoints import ServiceEndpoint, masked_url
 from .providers.selection import make_provider
+from .service_startup import startup_seconds
 
 if TYPE_CHECKING:
     from .plugin import IntegrationPlugin
@@ -50,7 +51,7 @@ def _row(endpoint: ServiceEndpoint, tests: int) -> str:
 
 
 def _timing(plugin: IntegrationPlugin, endpoints: list[ServiceEndpoint]) -> str:
-    startup = sum(item["seconds"] for item in plugin.run.collect("startup"))
+    startup = startup_seconds(plugin.run)
     ready = [e.ready_seconds for e in endpoints if e.usable and not e.reused]
     parts = [f"services up in {startup:.2f} s"]
     if len(ready) > 1:
