@@ -29,6 +29,7 @@ from ..endpoints import ServiceEndpoint
 from ..run_state import RunState, checkout_id
 from ..settings import RunSettings
 from .dialect import SqlDialect, TableName
+from .migrations import is_version_table
 from .schema_source import MetadataSchema, SchemaSource
 from .server import DatabaseServer
 
@@ -235,9 +236,11 @@ def user_tables(connection: Connection, dialect: SqlDialect) -> list[TableName]:
     inspector = inspect(connection)
     names: list[TableName] = []
     for schema in dialect.user_schemas(connection):
+        columns = inspector.get_multi_columns(schema=schema)
         for name, _ in reversed(inspector.get_sorted_table_and_fkc_names(schema)):
-            if name is not None and name != "alembic_version":
-                names.append(TableName(schema, name))
+            if name is None or is_version_table(columns.get((schema, name), [])):
+                continue
+            names.append(TableName(schema, name))
     return names
 
 

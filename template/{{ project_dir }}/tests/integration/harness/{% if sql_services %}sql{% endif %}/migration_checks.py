@@ -32,7 +32,14 @@ from sqlalchemy.engine import Dialect, Inspector
 from ..errors import IntegrationSetupError, UnsafeTargetError
 from ..plugin import integration_plugin
 from .databases import run_database_name
-from .migrations import alembic_config, autogenerate, downgrade, upgrade
+from .migrations import (
+    alembic_config,
+    autogenerate,
+    downgrade,
+    is_version_table,
+    upgrade,
+    version_table,
+)
 from .server import DatabaseServer
 
 if TYPE_CHECKING:
@@ -185,8 +192,9 @@ def snapshot(engine: Engine) -> Snapshot:
     """
     with engine.connect() as connection:
         inspector = inspect(connection)
+        columns = inspector.get_multi_columns()
         tables = [
-            name for name in inspector.get_table_names() if name != "alembic_version"
+            name for (_, name), found in columns.items() if not is_version_table(found)
         ]
         if not tables:
             return {}
@@ -280,7 +288,11 @@ def _current(engine: Engine) -> set[str]:
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as connection:
-        return set(MigrationContext.configure(connection).get_current_heads())
+        found = version_table(connection)
+        schema, name = found if found is not None else (None, "alembic_version")
+        options = {"version_table": name, "version_table_schema": schema}
+        context = MigrationContext.configure(connection, opts=options)
+        return set(context.get_current_heads())
 
 
 def _shown(value: Any) -> str:

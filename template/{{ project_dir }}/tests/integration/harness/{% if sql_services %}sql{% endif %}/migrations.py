@@ -15,33 +15,76 @@ whichever folder, builds a new template.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, event, inspect
+from sqlalchemy import Connection, Engine, event, inspect
 from sqlalchemy.engine import URL
 
 from ..endpoints import masked_url
 from ..errors import IntegrationSetupError, UnsafeTargetError
 from .env_py import ENV_PY_FIX
+from .schema_source import project_config_factory
 
 if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.operations.ops import MigrationScript, UpgradeOps
     from alembic.runtime.migration import MigrationContext
 
+# schema.py's `alembic_config(ini_path, url)`: the Config (class) the app's env.py
+# expects, for the test database at `url`.
+ConfigFactory = Callable[[Path, str], "Config"]
 
-def alembic_config(ini_path: Path) -> Config:
-    from alembic.config import Config
 
+def alembic_config(ini_path: Path, url: str = "") -> Config:
+    """The Config of `ini_path`: made by schema.py's `alembic_config(ini_path, url)`
+    when there is one and a database `url` is known (an env.py that expects its
+    framework's own Config class), else Alembic's.
+
+    Relative paths in the ini (`script_location = migrations`, version_locations,
+    prepend_sys_path) resolve against the ini's folder, as they do for `alembic`
+    run there: the suite runs from another working directory.
+    """
     if not ini_path.is_file():
         raise IntegrationSetupError(
             f"tests/integration/schema.py names ALEMBIC_INI={ini_path}, "
             "which does not exist"
         )
-    return Config(str(ini_path))
+    factory = project_config_factory() if url else None
+    if factory is None:
+        from alembic.config import Config
+
+        config = Config(str(ini_path))
+    else:
+        config = factory(ini_path, url)
+    _resolve_paths(config, ini_path.parent)
+    return config
+
+
+def _resolve_paths(config: Config, folder: Path) -> None:
+    script_location = config.get_main_option("script_location")
+    if script_location and not _is_resource(script_location):
+        config.set_main_option("script_location", str(folder / script_location))
+    # Alembic's own splitting (path_separator, or its legacy spaces and commas).
+    lists = {
+        "version_locations": config.get_version_locations_list(),
+        "prepend_sys_path": config.get_prepend_sys_paths_list(),
+    }
+    if not any(lists.values()):
+        return
+    config.set_main_option("path_separator", "os")
+    for option, paths in lists.items():
+        if paths:
+            resolved = [p if _is_resource(p) else str(folder / p) for p in paths]
+            config.set_main_option(option, os.pathsep.join(resolved))
+
+
+def _is_resource(location: str) -> bool:
+    """`myapp:migrations` (a package resource) or an absolute path: left as it is."""
+    return Path(location).is_absolute() or ":" in location
 
 
 def migration_folders(ini_path: Path) -> list[Path]:
@@ -145,14 +188,33 @@ def on_test_database(
     ini_path: Path, engine: Engine, attributes: Mapping[str, object] | None = None
 ) -> Iterator[Config]:
     """An Alembic Config whose env.py can reach the database of `engine` only."""
-    config = alembic_config(ini_path)
+    url = engine.url.render_as_string(hide_password=False)
+    config = alembic_config(ini_path, url)
     # configparser treats % specially; a password may contain one.
-    rendered = engine.url.render_as_string(hide_password=False).replace("%", "%%")
-    config.set_main_option("sqlalchemy.url", rendered)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes.update(attributes or {})
-    with only_connections_to(engine.url), engine.begin() as connection:
+    # Not inside a transaction of ours: env.py's begin_transaction() owns it, so a
+    # migration's autocommit_block() (CREATE INDEX CONCURRENTLY) can commit it.
+    with only_connections_to(engine.url), engine.connect() as connection:
         config.attributes["connection"] = connection
-        yield config
+        try:
+            yield config
+        except AttributeError as exc:
+            _refuse_other_config(config, exc)
+            raise
+        if connection.in_transaction():  # an env.py without begin_transaction()
+            connection.commit()
+
+
+def _refuse_other_config(config: Config, error: AttributeError) -> None:
+    """env.py read an attribute Alembic's Config lacks: it expects its framework's."""
+    if f"'{type(config).__name__}' object has no attribute" in str(error):
+        raise IntegrationSetupError(
+            f"Your env.py expects another Alembic Config ({error}). Define "
+            "alembic_config(ini_path, url) in tests/integration/schema.py returning "
+            "the Config your env.py expects, built for the test database at url "
+            "(README.md: Migrations)."
+        ) from error
 
 
 @contextmanager
@@ -211,12 +273,31 @@ def _describe(cparams: dict[str, Any]) -> str:
     return f"database {database!r} on {cparams.get('host') or 'a local socket'}"
 
 
+def version_table(connection: Connection) -> tuple[str | None, str] | None:
+    """(schema, name) of the table Alembic keeps its revision in, whatever env.py
+    calls it (`version_table`, `version_table_schema`): the one table whose only
+    column is `version_num`. None before the first migration."""
+    inspector = inspect(connection)
+    default = inspector.default_schema_name
+    for schema in [default, *sorted(set(inspector.get_schema_names()) - {default})]:
+        for (_, table), columns in inspector.get_multi_columns(schema=schema).items():
+            if is_version_table(columns):
+                return (None if schema == default else schema), table
+    return None
+
+
+def is_version_table(columns: Sequence[Mapping[str, Any]]) -> bool:
+    """Alembic's bookkeeping table, by its shape: `version_num` and nothing else."""
+    return [column["name"] for column in columns] == ["version_num"]
+
+
 def _ensure_migrated(engine: Engine) -> None:
     """An env.py that used neither the connection nor sqlalchemy.url: say so."""
     with engine.connect() as connection:
-        migrated = inspect(connection).has_table("alembic_version")
+        migrated = version_table(connection) is not None
     if not migrated:
         raise IntegrationSetupError(
-            "alembic upgrade left the test database without alembic_version: "
-            f"env.py ran its migrations somewhere else.\n{ENV_PY_FIX}"
+            "alembic upgrade left the test database without a version table "
+            "(alembic_version, or env.py's version_table): env.py ran its migrations "
+            f"somewhere else.\n{ENV_PY_FIX}"
         )

@@ -16,7 +16,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, MetaData
 from sqlalchemy.engine import Dialect
@@ -137,6 +137,15 @@ def schema_from_project() -> SchemaSource:
         return AlembicSchema(Path(alembic_ini), reference_data, _registered)
     metadatas = _distinct([*schema.schema_metadata(), *_registered])
     return MetadataSchema(metadatas, reference_data)
+
+
+def project_config_factory() -> Callable[[Path, str], Any] | None:
+    """schema.py's `alembic_config(ini_path, url)`, if it has one: the Alembic Config
+    an env.py that expects its framework's own class needs (README.md: Alembic)."""
+    factory: Callable[[Path, str], Any] | None = getattr(
+        _import_schema_module(), "alembic_config", None
+    )
+    return factory
 
 
 def _distinct(metadatas: Sequence[MetaData]) -> list[MetaData]:
