@@ -32,6 +32,7 @@ from ..run_state import RunState
 from ..settings import ISOLATIONS
 from .databases import WorkerDatabase, ensure_template, row_counts, run_database_name
 from .deadlines import bounded
+from .foreign_writes import refuse_foreign_writes
 from .schema_source import schema_from_project
 from .server import DatabaseServer
 
@@ -158,7 +159,7 @@ def _sessions(
     choice: IsolationChoice, target: SqlTarget, database: str
 ) -> Iterator[IsolatedDatabase]:
     if choice.kind == "rollback":
-        with target.engine.connect() as connection:
+        with target.engine.connect() as connection, refuse_foreign_writes(connection):
             transaction = connection.begin()
             try:
                 yield IsolatedDatabase(
