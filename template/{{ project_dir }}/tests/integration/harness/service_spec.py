@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,7 +66,8 @@ class ServiceSpec:
 
     @classmethod
     def registered(cls, name: str, **code: Any) -> ServiceSpec:
-        """A spec whose names, image and port come from the template's registry."""
+        """A spec whose names, image, port and container come from the template's
+        registry (copier.yml); `code` is the rest, the service's own functions."""
         entry = REGISTRY[name]
         return cls(
             name=name,
@@ -74,6 +76,8 @@ class ServiceSpec:
             default_image=entry.image,
             port=entry.port,
             url_example=entry.url_example,
+            url_for=entry.container.url_at,
+            make_container=functools.partial(registered_container, name),
             **code,
         )
 
@@ -84,3 +88,23 @@ class ServiceSpec:
     def configured_url(self) -> str:
         """IT_<SERVICE>_URL, the already-running server to use, or "" when unset."""
         return os.environ.get(self.url_env, "").strip()
+
+
+def registered_container(
+    name: str, image: str, labels: dict[str, str]
+) -> DockerContainer:
+    """A container of `image` with the registry's settings for `name`: the same
+    environment, command and tmpfs as its service in docker-compose.yml. No wait of
+    its own: see ServiceSpec.make_container."""
+    from testcontainers.core.container import DockerContainer
+
+    entry = REGISTRY[name]
+    settings = entry.container
+    container = DockerContainer(
+        image, env=dict(settings.environment), ports=[entry.port], labels=labels
+    )
+    if settings.command:
+        container = container.with_command(list(settings.command))
+    if settings.tmpfs:
+        container = container.with_tmpfs_mount(settings.tmpfs)
+    return container

@@ -16,23 +16,11 @@ from ..errors import Cause, ServiceRefusedError
 from ..service_spec import ServiceSpec
 
 if TYPE_CHECKING:
-    from testcontainers.core.container import DockerContainer
-
     from ..endpoints import ServiceEndpoint
     from ..run_state import RunState
     from ..settings import RunSettings
 
 URL_ENV = REGISTRY["mysql"].url_env
-# Durability and the binary log buy nothing in a throw-away test server; utf8mb4
-# because MariaDB still defaults to latin1.
-FAST_SERVER_FLAGS = (
-    "--innodb-flush-log-at-trx-commit=0",
-    "--innodb-doublewrite=0",
-    "--sync-binlog=0",
-    "--skip-log-bin",
-    "--character-set-server=utf8mb4",
-    "--collation-server=utf8mb4_unicode_ci",
-)
 # MySQL client and server error codes that say "it will not work".
 _REFUSALS = {
     1044: Cause.CREDENTIALS,  # access denied for user to database
@@ -110,28 +98,9 @@ def release_run(
     drop_run_databases(MYSQL_DIALECT, endpoint, run, settings, url_env=URL_ENV)
 
 
-def make_container(image: str, labels: dict[str, str]) -> DockerContainer:
-    # No wait of its own: see ServiceSpec.make_container.
-    from testcontainers.core.container import DockerContainer
-
-    return (
-        DockerContainer(
-            image,
-            # root, because CREATE DATABASE needs it; the MariaDB images read these too.
-            env={"MYSQL_ROOT_PASSWORD": "test", "MYSQL_DATABASE": "test"},
-            ports=[REGISTRY["mysql"].port],
-            labels=labels,
-        )
-        .with_command(list(FAST_SERVER_FLAGS))
-        .with_tmpfs_mount("/var/lib/mysql")
-    )
-
-
 MYSQL = ServiceSpec.registered(
     "mysql",
-    url_for=lambda host, port: f"mysql://root:test@{host}:{port}/test",
     probe=probe,
-    make_container=make_container,
     check_url=check_url,
     is_connection_error=is_connection_error,
     release_run=release_run,

@@ -17,22 +17,14 @@ from ..service_spec import ServiceSpec
 from .embedded import EmbeddedPostgres
 
 if TYPE_CHECKING:
-    from testcontainers.core.container import DockerContainer
-
     from ..endpoints import ServiceEndpoint
     from ..run_state import RunState
     from ..settings import RunSettings
 
 URL_ENV = REGISTRY["postgres"].url_env
-# Durability buys nothing in a throw-away test server and costs seconds per run.
-FAST_SERVER_FLAGS = (
-    "-c",
-    "fsync=off",
-    "-c",
-    "synchronous_commit=off",
-    "-c",
-    "full_page_writes=off",
-)
+# The container runs `postgres` with the registry's flags (durability buys nothing
+# in a throw-away test server); the embedded server runs with the same ones.
+FAST_SERVER_FLAGS = REGISTRY["postgres"].container.command[1:]
 # libpq says why it could not connect only in words; these say "it will not work".
 _REFUSALS = (
     ("connection refused", Cause.NOTHING_LISTENS),
@@ -151,31 +143,9 @@ def release_run(
     drop_run_databases(POSTGRES_DIALECT, endpoint, run, settings, url_env=URL_ENV)
 
 
-def make_container(image: str, labels: dict[str, str]) -> DockerContainer:
-    # No wait of its own: see ServiceSpec.make_container.
-    from testcontainers.core.container import DockerContainer
-
-    return (
-        DockerContainer(
-            image,
-            env={
-                "POSTGRES_USER": "test",
-                "POSTGRES_PASSWORD": "test",
-                "POSTGRES_DB": "test",
-            },
-            ports=[REGISTRY["postgres"].port],
-            labels=labels,
-        )
-        .with_command(["postgres", *FAST_SERVER_FLAGS])
-        .with_tmpfs_mount("/var/lib/postgresql/data")
-    )
-
-
 POSTGRES = ServiceSpec.registered(
     "postgres",
-    url_for=lambda host, port: f"postgresql://test:test@{host}:{port}/test",
     probe=probe,
-    make_container=make_container,
     check_url=check_url,
     is_connection_error=is_connection_error,
     release_run=release_run,

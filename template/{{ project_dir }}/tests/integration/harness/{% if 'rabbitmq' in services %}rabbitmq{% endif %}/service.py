@@ -10,13 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from ..answers import REGISTRY
 from ..errors import Cause, ServiceRefusedError
 from ..service_spec import ServiceSpec
 
 if TYPE_CHECKING:
     import pika  # type: ignore[import-untyped, unused-ignore]
-    from testcontainers.core.container import DockerContainer
 
     from ..endpoints import ServiceEndpoint
     from ..run_state import RunState
@@ -101,18 +99,6 @@ def is_connection_error(error: BaseException) -> bool:
     )
 
 
-def make_container(image: str, labels: dict[str, str]) -> DockerContainer:
-    # No wait of its own: see ServiceSpec.make_container.
-    from testcontainers.core.container import DockerContainer
-
-    return DockerContainer(
-        image,
-        env={"RABBITMQ_DEFAULT_USER": "guest", "RABBITMQ_DEFAULT_PASS": "guest"},
-        ports=[REGISTRY["rabbitmq"].port],
-        labels=labels,
-    ).with_tmpfs_mount("/var/lib/rabbitmq")
-
-
 def release_run(
     endpoint: ServiceEndpoint, run: RunState, settings: RunSettings
 ) -> None:
@@ -124,9 +110,7 @@ def release_run(
 
 RABBITMQ = ServiceSpec.registered(
     "rabbitmq",
-    url_for=lambda host, port: f"amqp://guest:guest@{host}:{port}/%2F",
     probe=probe,
-    make_container=make_container,
     check_url=check_url,
     is_connection_error=is_connection_error,
     release_run=release_run,

@@ -10,14 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from ..answers import REGISTRY
 from ..errors import Cause, ServiceRefusedError
 from ..service_spec import ServiceSpec
 from .embedded import EmbeddedRedis
 
 if TYPE_CHECKING:
-    from testcontainers.core.container import DockerContainer
-
     from ..endpoints import ServiceEndpoint
     from ..run_state import RunState
     from ..settings import RunSettings
@@ -62,13 +59,6 @@ def is_connection_error(error: BaseException) -> bool:
     return isinstance(error, (redis.ConnectionError, redis.TimeoutError))
 
 
-def make_container(image: str, labels: dict[str, str]) -> DockerContainer:
-    # No wait of its own: see ServiceSpec.make_container.
-    from testcontainers.core.container import DockerContainer
-
-    return DockerContainer(image, ports=[REGISTRY["redis"].port], labels=labels)
-
-
 def release_run(
     endpoint: ServiceEndpoint, run: RunState, settings: RunSettings
 ) -> None:
@@ -91,9 +81,7 @@ def release_run(
 
 REDIS = ServiceSpec.registered(
     "redis",
-    url_for=lambda host, port: f"redis://{host}:{port}/0",
     probe=probe,
-    make_container=make_container,
     check_url=check_url,
     is_connection_error=is_connection_error,
     release_run=release_run,
