@@ -27,4 +27,15 @@ Map, from a test down to the server:
     host_plugins.py pytest plugins your environment loads that are not the suite's
     settings.py     every option and its IT_* environment twin; errors.py the causes
     deprecated.py   old names that still work for a release, and warn
+
+From a test's db_session to its Session, every step is a fixture or a call that
+go-to-definition follows, in four files:
+
+    sql/fixtures.py    db_session -> isolated_database -> database_target ->
+                       sql_layers.target(database_service): SqlLayers makes the
+                       server, this worker's database and its Engine, once each
+    sql/server.py      DatabaseServer: guarded admin access; engine_for()
+    sql/databases.py   worker_database(): this worker's clone of the template
+    sql/isolation.py   isolated(): Sessions joined to the test's transaction
+                       (rollback), or committing on their own (delete, fresh)
 """

@@ -1,4 +1,4 @@
-"""PostgreSQL fixtures, layered like pytest-databases (see sql/layers.py):
+"""PostgreSQL fixtures, layered like pytest-databases:
 
 postgres_service   the server of this run: container, compose, embedded or external
 postgres_server    guarded admin access to it
@@ -6,12 +6,11 @@ postgres_template  template database holding the schema, built once per schema
 postgres_database  this xdist worker's clone of the template
 postgres_engine    an Engine on that clone
 
-db_session & co. (sql/fixtures.py) use these when database_service is "postgres".
+The layers under the service are sql_layers' (sql/fixtures.py, SqlLayers): the same
+objects db_session & co. use when database_service is "postgres".
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine
@@ -19,10 +18,8 @@ from sqlalchemy import Engine
 from ..endpoints import ServiceEndpoint
 from ..plugin import integration_plugin
 from ..sql.databases import WorkerDatabase
-from ..sql.layers import database_layer, engine_layer, server_layer, template_layer
+from ..sql.fixtures import SqlLayers
 from ..sql.server import DatabaseServer
-from .dialect import POSTGRES_DIALECT
-from .service import URL_ENV
 
 __all__ = [
     "postgres_database",
@@ -40,33 +37,23 @@ def postgres_service(pytestconfig: pytest.Config) -> ServiceEndpoint:
 
 @pytest.fixture(scope="session")
 def postgres_server(
-    postgres_service: ServiceEndpoint, pytestconfig: pytest.Config
-) -> Iterator[DatabaseServer]:
-    with server_layer(
-        POSTGRES_DIALECT, postgres_service, pytestconfig, URL_ENV
-    ) as server:
-        yield server
+    postgres_service: ServiceEndpoint, sql_layers: SqlLayers
+) -> DatabaseServer:
+    return sql_layers.server(postgres_service.service)
 
 
 @pytest.fixture(scope="session")
-def postgres_template(
-    postgres_server: DatabaseServer, pytestconfig: pytest.Config
-) -> str:
-    return template_layer(postgres_server, pytestconfig)
+def postgres_template(postgres_server: DatabaseServer, sql_layers: SqlLayers) -> str:
+    return sql_layers.template(postgres_server.dialect.service)
 
 
 @pytest.fixture(scope="session")
 def postgres_database(
-    postgres_server: DatabaseServer,
-    pytestconfig: pytest.Config,
-) -> Iterator[WorkerDatabase]:
-    with database_layer(postgres_server, pytestconfig) as database:
-        yield database
+    postgres_server: DatabaseServer, sql_layers: SqlLayers
+) -> WorkerDatabase:
+    return sql_layers.database(postgres_server.dialect.service)
 
 
 @pytest.fixture(scope="session")
-def postgres_engine(
-    postgres_server: DatabaseServer, postgres_database: WorkerDatabase
-) -> Iterator[Engine]:
-    with engine_layer(postgres_server, postgres_database) as engine:
-        yield engine
+def postgres_engine(postgres_server: DatabaseServer, sql_layers: SqlLayers) -> Engine:
+    return sql_layers.engine(postgres_server.dialect.service)

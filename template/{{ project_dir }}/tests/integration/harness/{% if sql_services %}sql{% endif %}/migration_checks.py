@@ -32,6 +32,7 @@ from sqlalchemy.engine import Dialect, Inspector
 from ..errors import IntegrationSetupError, UnsafeTargetError
 from ..plugin import integration_plugin
 from .databases import run_database_name
+from .fixtures import SqlLayers
 from .migrations import (
     alembic_config,
     autogenerate,
@@ -40,7 +41,6 @@ from .migrations import (
     upgrade,
     version_table,
 )
-from .server import DatabaseServer
 
 if TYPE_CHECKING:
     # Imported where used: collecting the suite must not pay for Alembic.
@@ -59,7 +59,9 @@ _numbers = itertools.count(1)
 def empty_database(request: pytest.FixtureRequest, service: str) -> Iterator[Engine]:
     """A new database on `service`'s server with nothing in it (not a clone of the
     template), named like every database of the run and dropped afterwards."""
-    server: DatabaseServer = request.getfixturevalue(f"{service}_server")
+    # The same server object as db_session's (sql/fixtures.py: SqlLayers).
+    layers: SqlLayers = request.getfixturevalue("sql_layers")
+    server = layers.server(service)
     run = integration_plugin(request.config).run
     name = run_database_name(run, f"{run.worker}_m{next(_numbers)}")
     server.create(name)
