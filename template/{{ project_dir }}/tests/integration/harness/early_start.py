@@ -17,6 +17,7 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from contextlib import suppress
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -33,16 +34,14 @@ from .settings import RunSettings
 _LAST_COMMAND = "integration/last-command"
 
 
+@dataclass
 class EarlyStarts:
     """This process's start threads, from before collection to the end."""
 
-    def __init__(
-        self, config: pytest.Config, run: RunState, settings: RunSettings
-    ) -> None:
-        self.config = config
-        self.run = run
-        self.settings = settings
-        self.threads: list[threading.Thread] = []
+    config: pytest.Config
+    run: RunState
+    settings: RunSettings
+    threads: list[threading.Thread] = field(default_factory=list)
 
     def before_collection(self) -> None:
         """What this command used last time, else what its tests' source asks for."""
