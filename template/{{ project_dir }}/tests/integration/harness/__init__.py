@@ -7,14 +7,16 @@ Map, from a test down to the server:
     test            asks for fixtures (db_session, redis_client, amqp_channel, ...)
     fixtures        <service>/fixtures.py, sql/fixtures.py: layered service -> server
                     -> database -> session; registered by plugin.register()
-    plugin.py       the run's life: markers, which services the selected tests need,
-                    one message per unavailable service, clean-up at the end
+    plugin.py       the run's life, hook by hook: markers.py marks the tests and says
+                    which services they need; early_start.py starts those before
+                    they ask; service_health.py says one message per unavailable or
+                    lost service; summary.py the run's table at the end
     guest.py        runs only under tests/integration/pytest.ini; else stays out
     service_startup starts what is needed once per run (xdist workers share it;
                     a lock per service: a test waits for its own), releases it at
                     the end; sweep.py cleans up after dead runs
     forecast.py     a command's first run: what its tests need, read from their
-                    source, so services start while pytest collects
+                    source, so early_start.py starts them while pytest collects
     readiness.py    waiting for a service's answer against a deadline
                     (port_protocol.py: a URL at another service's port)
     providers/      where a service comes from: external URL, testcontainers,

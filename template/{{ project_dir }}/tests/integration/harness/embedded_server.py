@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import socket
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -58,13 +57,3 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def abandoned_server_directories(is_alive: Callable[[str], bool]) -> list[Path]:
-    """Server folders of runs on this machine whose pytest process is gone."""
-    found = []
-    for directory in Path(tempfile.gettempdir()).glob(f"{DIRECTORY_PREFIX}*"):
-        run_id = directory.name.split("-")[3] if directory.name.count("-") >= 4 else ""
-        if run_id and not is_alive(run_id):
-            found.append(directory)
-    return found

@@ -49,3 +49,8 @@ class ServiceRefusedError(IntegrationSetupError):
 
 class UnsafeTargetError(IntegrationSetupError):
     """Destructive setup was about to touch something not plainly a test target."""
+
+
+def first_line(error: BaseException) -> str:
+    """ "TypeError: what it says first": an error in one line, for a report."""
+    return f"{type(error).__name__}: {next(iter(str(error).splitlines()), '')}"

@@ -1,6 +1,6 @@
 """Which services the selected tests will need, read from their source before pytest
 imports and collects them. A command run before starts what it used last time
-(plugin._remembered_selection); this covers its first run (every CI run, a new
+(early_start.py); this covers its first run (every CI run, a new
 selection): services then start while pytest collects, instead of after.
 
 A forecast, not a decision: collection still says what is needed and starts what was
@@ -40,8 +40,10 @@ import pytest
 
 from .before_start import SUITE_DIR
 from .catalog import SPECS, SQL_SERVICES, fixture_module_paths
-from .markers import DATABASE_CHOICE
 
+# The fixture that says which SQL database the generic db_* fixtures use
+# (markers.services_used reads it as collection goes).
+DATABASE_CHOICE = "database_service"
 # Options whose selection only collection can know: no forecast with them.
 _SELECTING_OPTIONS = ("keyword", "lf", "stepwise", "splits")
 _FIXTURE_DECORATORS = frozenset({"fixture", "yield_fixture"})

@@ -47,7 +47,7 @@ CONTAINER_PROVIDERS = frozenset({"testcontainers", "compose"})
 FINISHED_MARK = "finished"
 # A pid file missing or half written. (A named tuple: `ruff format` for Python 3.14
 # would drop the parentheses of a literal one, PEP 758.)
-_UNREADABLE = (OSError, ValueError)
+UNREADABLE = (OSError, ValueError)
 
 
 def process_alive(pid: int) -> bool:
@@ -203,7 +203,7 @@ class _Records:
 def main(state_dir: Path) -> int:
     try:
         owner = int((state_dir / "owner.pid").read_text())
-    except _UNREADABLE:
+    except UNREADABLE:
         # The run ended, released all and removed its folder before we got here:
         # its marker is still ours to use up.
         released_by_owner(state_dir)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import pytest
 
 from .catalog import SPECS, SQL_SERVICES
+from .forecast import DATABASE_CHOICE, literal_return_of
 from .run_state import SUITE_DIR
 
 MARKER_LINES = (
@@ -20,8 +21,6 @@ MARKER_LINES = (
         for name in SPECS
     ),
 )
-# The fixture that says which SQL database the generic db_* fixtures use.
-DATABASE_CHOICE = "database_service"
 
 
 def register_markers(config: pytest.Config) -> None:
@@ -55,8 +54,6 @@ def _overridden_choice(item: pytest.Item) -> str:
     info = getattr(item, "_fixtureinfo", None)
     definitions = info.name2fixturedefs.get(DATABASE_CHOICE) if info else None
     if definitions:
-        from .forecast import literal_return_of
-
         return literal_return_of(definitions[-1].func) or SQL_SERVICES[0]
     return SQL_SERVICES[0]
 

@@ -26,7 +26,13 @@ import pytest
 from filelock import FileLock
 
 from .endpoints import ServiceEndpoint
-from .janitor import FINISHED_MARK, process_alive, released_marker, start_janitor
+from .janitor import (
+    FINISHED_MARK,
+    UNREADABLE,
+    process_alive,
+    released_marker,
+    start_janitor,
+)
 
 
 def _user_id() -> str:
@@ -44,16 +50,11 @@ def checkout_id() -> str:
     return hashlib.sha256(str(SUITE_DIR).encode()).hexdigest()[:8]
 
 
-# The pid file is missing, or half written. (A named tuple: `ruff format` for
-# Python 3.14 would drop the parentheses of a literal one, PEP 758.)
-_UNREADABLE = (OSError, ValueError)
-
-
 def run_is_alive(run_id: str) -> bool:
     """Whether the run that owns `run_id` is still going (its owner process exists)."""
     try:
         pid = int((STATE_ROOT / run_id / "owner.pid").read_text())
-    except _UNREADABLE:
+    except UNREADABLE:
         return False
     return process_alive(pid)
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from ..concurrency import MAIN_THREAD_IMPORTS, map_concurrently
 from ..endpoints import ServiceEndpoint, masked_url
-from ..errors import Cause
+from ..errors import Cause, ServiceNotReadyError, first_line
 from ..port_protocol import other_protocol_check
 from ..readiness import ExitCheck, wait_until_ready
 from ..run_state import RunState
 from ..service_spec import ServiceSpec
 from ..settings import RunSettings
+
+# The lines of a log (a container's, `compose up`'s) a failure report ends with.
+LOG_LINES = 10
 
 
 class Provider(ABC):
@@ -98,6 +102,47 @@ class Provider(ABC):
             reused=True,
         )
 
+    def started(self, spec: ServiceSpec, url: str, since: float) -> ServiceEndpoint:
+        """A service this run started at `url`, answering since its start at `since`
+        (time.monotonic()); removed at the end unless kept."""
+        return ServiceEndpoint(
+            service=spec.name,
+            provider=self.name,
+            url=url,
+            ready_seconds=time.monotonic() - since,
+            started_by_suite=True,
+        )
+
+    def start_failure(
+        self, spec: ServiceSpec, error: Exception, what: str, log: str
+    ) -> ServiceEndpoint:
+        """What this provider started for `spec` never answered: the one report of
+        every provider. A wait that ran out is NOT_READY (a slow machine may need a
+        longer IT_STARTUP_TIMEOUT); anything else (it exited, Docker or the server
+        refused it) FAILED_TO_START: waiting longer cannot help. `log` is the tail
+        of what it said (`log_tail`)."""
+        cause = (
+            Cause.NOT_READY
+            if isinstance(error, ServiceNotReadyError)
+            else Cause.FAILED_TO_START
+        )
+        return self.failure(
+            spec,
+            cause,
+            f"{spec.name}: {cause.value}: {what}: {first_line(error)}\n"
+            f"last log lines:\n{log}",
+        )
+
+    def image_failure(self, spec: ServiceSpec, detail: str) -> ServiceEndpoint:
+        """`spec`'s image cannot be had (`detail`: what the pull said)."""
+        return self.failure(
+            spec,
+            Cause.IMAGE,
+            f"{spec.name}: {Cause.IMAGE.value}: {spec.image()} {detail}\n"
+            f"If your network cannot reach that registry, set {spec.image_env} "
+            "to a mirror or a pre-pulled image.",
+        )
+
     def failure(self, spec: ServiceSpec, cause: Cause, problem: str) -> ServiceEndpoint:
         """A provider that was asked for and failed is an error, never a silent skip.
 
@@ -111,6 +156,12 @@ class Provider(ABC):
             cause=cause.value,
             problem_is_error=True,
         )
+
+
+def log_tail(text: str) -> str:
+    """The last LOG_LINES lines of `text`, indented under a report's headline."""
+    lines = text.strip().splitlines()[-LOG_LINES:]
+    return "\n".join(f"  {line}" for line in lines) or "  (no output)"
 
 
 def _ignore(endpoint: ServiceEndpoint) -> None:

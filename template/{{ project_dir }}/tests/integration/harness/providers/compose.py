@@ -20,16 +20,15 @@ from typing import Any
 from .. import answers
 from ..docker_engine import ExitWatch, docker_client, docker_problem
 from ..endpoints import ServiceEndpoint
-from ..errors import Cause, ServiceExitedError
+from ..errors import Cause
 from ..run_state import SUITE_DIR, checkout_id
 from ..service_spec import ServiceSpec
-from .base import Provider
+from .base import LOG_LINES, Provider, log_tail
 
 COMPOSE_FILE = SUITE_DIR / "docker-compose.yml"
 _QUICK_COMMAND_SECONDS = 60
 # `up` may pull images first; the startup timeout only counts once they run.
 _PULL_SECONDS = 600
-_LOG_LINES = 10
 
 
 @functools.cache
@@ -114,18 +113,12 @@ class ComposeProvider(Provider):
     ) -> ServiceEndpoint:
         output = up.stderr or up.stdout
         if _PULL_FAILED.search(output):
-            return self.failure(
-                spec,
-                Cause.IMAGE,
-                f"{spec.name}: {Cause.IMAGE.value}: {spec.image()}\n{_tail(output)}\n"
-                f"If your network cannot reach that registry, set {spec.image_env} "
-                "to a mirror or a pre-pulled image.",
-            )
+            return self.image_failure(spec, f"\n{log_tail(output)}")
         return self.failure(
             spec,
             Cause.FAILED_TO_START,
             f"{spec.name}: {Cause.FAILED_TO_START.value}: `compose up` said:\n"
-            f"{_tail(output)}",
+            f"{log_tail(output)}",
         )
 
     def _up(
@@ -154,27 +147,12 @@ class ComposeProvider(Provider):
             )
         except Exception as exc:  # noqa: BLE001 - reported with the service's log tail
             logs = self._compose(
-                project, "logs", "--no-color", "--tail", str(_LOG_LINES), spec.name
+                project, "logs", "--no-color", "--tail", str(LOG_LINES), spec.name
             )
-            cause = (
-                Cause.FAILED_TO_START
-                if isinstance(exc, ServiceExitedError)
-                else Cause.NOT_READY
+            return self.start_failure(
+                spec, exc, "compose service", log_tail(logs.stdout)
             )
-            return self.failure(
-                spec,
-                cause,
-                f"{spec.name}: {cause.value}: compose service: "
-                f"{next(iter(str(exc).splitlines()), '')}\n"
-                f"last log lines:\n{_tail(logs.stdout)}",
-            )
-        return ServiceEndpoint(
-            service=spec.name,
-            provider=self.name,
-            url=url,
-            ready_seconds=time.monotonic() - started,
-            started_by_suite=True,
-        )
+        return self.started(spec, url, started)
 
     def _kept_endpoint(self, spec: ServiceSpec) -> ServiceEndpoint | None:
         """The service of an earlier --it-keep run of this checkout, if it answers."""
@@ -259,8 +237,3 @@ def _service_container(project: str, spec: ServiceSpec) -> Any:
     ]
     found = docker_client().client.containers.list(all=True, filters={"label": labels})
     return found[0] if found else None
-
-
-def _tail(text: str) -> str:
-    lines = text.strip().splitlines()[-_LOG_LINES:]
-    return "\n".join(f"  {line}" for line in lines) or "  (no output)"

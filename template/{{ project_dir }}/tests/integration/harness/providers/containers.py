@@ -18,18 +18,16 @@ from typing import TYPE_CHECKING, Any
 from .. import answers
 from ..docker_engine import ExitWatch, docker_client, docker_problem
 from ..endpoints import ServiceEndpoint
-from ..errors import Cause, ServiceNotReadyError
+from ..errors import Cause, first_line
 from ..janitor import LABEL
 from ..run_state import checkout_id, run_is_alive
 from ..service_spec import ServiceSpec
 from . import kept_record
-from .base import Provider
+from .base import LOG_LINES, Provider, log_tail
 
 if TYPE_CHECKING:
     from testcontainers.core.container import DockerContainer
     from testcontainers.core.docker_client import DockerClient
-
-_LOG_LINES = 10
 
 
 class ContainersProvider(Provider):
@@ -100,14 +98,7 @@ class ContainersProvider(Provider):
         try:
             _ensure_image(client, image)
         except Exception as exc:  # noqa: BLE001 - registry errors come in many types
-            return self.failure(
-                spec,
-                Cause.IMAGE,
-                f"{spec.name}: {Cause.IMAGE.value}: {image} "
-                f"({_first_line(exc)})\n"
-                f"If your network cannot reach that registry, set {spec.image_env} "
-                "to a mirror or a pre-pulled image.",
-            )
+            return self.image_failure(spec, f"({first_line(exc)})")
         return self._start(spec, spec.make_container(image, self._labels(spec)))
 
     def _start(self, spec: ServiceSpec, container: DockerContainer) -> ServiceEndpoint:
@@ -130,27 +121,11 @@ class ContainersProvider(Provider):
                     spec.name, container.get_wrapped_container().id, url
                 )
         except Exception as exc:  # noqa: BLE001 - reported with the container's log tail
-            logs = _log_tail(container)
+            logs = _logs(container)
             with contextlib.suppress(Exception):
                 container.stop()
-            cause = (
-                Cause.NOT_READY
-                if isinstance(exc, ServiceNotReadyError)
-                else Cause.FAILED_TO_START
-            )
-            return self.failure(
-                spec,
-                cause,
-                f"{spec.name}: {cause.value}: container {spec.image()}: "
-                f"{_first_line(exc)}\nlast log lines:\n{logs}",
-            )
-        return ServiceEndpoint(
-            service=spec.name,
-            provider=self.name,
-            url=url,
-            ready_seconds=time.monotonic() - started,
-            started_by_suite=True,
-        )
+            return self.start_failure(spec, exc, f"container {spec.image()}", logs)
+        return self.started(spec, url, started)
 
     def _recorded_kept_endpoint(self, spec: ServiceSpec) -> ServiceEndpoint | None:
         """The kept container recorded by an earlier run, checked without the SDK
@@ -251,16 +226,12 @@ def _refreshed(container: DockerContainer) -> Callable[[], Any]:
     return refresh
 
 
-def _first_line(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {next(iter(str(exc).splitlines()), '')}"
-
-
-def _log_tail(container: DockerContainer) -> str:
+def _logs(container: DockerContainer) -> str:
     try:
-        raw: bytes = container.get_wrapped_container().logs(tail=_LOG_LINES)
+        raw: bytes = container.get_wrapped_container().logs(tail=LOG_LINES)
     except Exception:  # noqa: BLE001 - the container may never have been created
         return "  (no logs: the container was not created)"
-    return "\n".join(f"  {line}" for line in raw.decode(errors="replace").splitlines())
+    return log_tail(raw.decode(errors="replace"))
 
 
 def _remove(container: Any) -> None:

@@ -16,10 +16,10 @@ from ..embedded_server import (
     server_directory,
 )
 from ..endpoints import ServiceEndpoint
-from ..errors import Cause, ServiceNotReadyError
+from ..errors import Cause
 from ..janitor import stop_server
 from ..service_spec import ServiceSpec
-from .base import Provider
+from .base import Provider, log_tail
 
 
 class EmbeddedProvider(Provider):
@@ -61,30 +61,8 @@ class EmbeddedProvider(Provider):
                 f"{spec.name}: {Cause.NO_PROVIDER.value}: embedded: {exc}",
             )
         except Exception as exc:  # noqa: BLE001 - reported with the server's log
-            log = _log_tail(directory)
+            logs = sorted(directory.glob("*.log"))
+            log = logs[0].read_text(errors="replace") if logs else ""
             stop_server(directory)
-            cause = (
-                Cause.NOT_READY
-                if isinstance(exc, ServiceNotReadyError)
-                else Cause.FAILED_TO_START
-            )
-            return self.failure(
-                spec,
-                cause,
-                f"{spec.name}: {cause.value}: embedded server: {exc}\n{log}",
-            )
-        return ServiceEndpoint(
-            service=spec.name,
-            provider=self.name,
-            url=server.url,
-            ready_seconds=time.monotonic() - started,
-            started_by_suite=True,
-        )
-
-
-def _log_tail(directory: Path, lines: int = 10) -> str:
-    logs = sorted(directory.glob("*.log"))
-    if not logs:
-        return "  (no server log)"
-    tail = logs[0].read_text(errors="replace").splitlines()[-lines:]
-    return "\n".join(f"  {line}" for line in tail)
+            return self.start_failure(spec, exc, "embedded server", log_tail(log))
+        return self.started(spec, server.url, started)
