@@ -20,6 +20,7 @@ Needs `copier update --trust`, like every migration.
 
 from __future__ import annotations
 
+import difflib
 import subprocess
 import sys
 import tempfile
@@ -60,12 +61,30 @@ def previous_render(path: str) -> str | None:
         return rendered.read_text() if rendered.exists() else None
 
 
+# Below this share of lines in common, NEW is not OLD moved but OLD rewritten into
+# something else (a module folded into another): a 3-way merge would mark the whole
+# file as one conflict, so your version is set beside it instead.
+_MOVED_NOT_REWRITTEN = 0.5
+
+
 def carry(old: str, new: str) -> int:
     yours = committed(old)
+    if yours is None:
+        return 0  # not in the project (another answer, or deleted by you)
     base = previous_render(old)
     target = Path(new)
-    if yours is None or base is None or yours == base or not target.exists():
-        return 0  # deleted, unknown, or never edited: nothing to carry
+    if base is None or yours == base or not target.exists():
+        return 0  # unknown, or never edited: nothing to carry
+    if _similarity(base, target.read_text()) < _MOVED_NOT_REWRITTEN:
+        kept = Path(f"{old}.yours")
+        kept.write_text(yours)
+        print(
+            f"carry_edits: {old} was folded into {new} and rewritten, so your edits "
+            f"of it cannot be merged there: your version is kept as {kept} "
+            f"(`git diff HEAD -- {old}` shows your changes); port them by hand, then "
+            f"delete {kept}."
+        )
+        return 0
     with tempfile.TemporaryDirectory() as scratch:
         yours_file = Path(scratch, "yours")
         base_file = Path(scratch, "base")
@@ -84,6 +103,13 @@ def carry(old: str, new: str) -> int:
     state = f"{conflicts} conflict(s) marked in it" if conflicts else "merged cleanly"
     print(f"carry_edits: your edits of {old} were carried to {new}: {state}")
     return 0
+
+
+def _similarity(first: str, second: str) -> float:
+    lines = difflib.SequenceMatcher(
+        None, first.splitlines(), second.splitlines(), autojunk=False
+    )
+    return lines.ratio()
 
 
 if __name__ == "__main__":

@@ -29,11 +29,12 @@ ANSWERS_FILE = ".copier-answers.integration-tests.yml"
 PREVIOUS, RELEASE = "0.3.0", "0.4.0"
 # What 0.4.0 moved, as copier.yml's _migrations lists it (old path -> new path).
 MOVED = {
+    f"{IT}/docker-compose.yml": f"{IT}/compose.yaml",
     f"{IT}/harness/sql/layers.py": f"{IT}/harness/sql/fixtures.py",
 }
-# The user's edit: a line of the old file that the new one keeps word for word.
-EDITED, KEPT_LINE = f"{IT}/harness/sql/layers.py", "KEPT_LINE_PLACEHOLDER"
-USERS_LINE = "# the user's note, kept across the move\n"
+# The user's edit: a service of their own in the compose file.
+EDITED = f"{IT}/docker-compose.yml"
+USERS_SERVICE = "  mailpit:\n    image: axllent/mailpit\n"
 
 
 def release_commit(version: str) -> str:
@@ -77,10 +78,8 @@ def template_with_releases(dst: Path, *, tags: bool) -> tuple[Path, str]:
 def copy_and_edit(template: Path, project: Path, ref: str) -> None:
     render(project, src=template, vcs_ref=ref, services=["postgres"], project_name=PROJECT)
     edited = project / EDITED
-    text = edited.read_text()
-    assert KEPT_LINE in text, f"{KEPT_LINE!r} is not in {EDITED} at {PREVIOUS}"
-    edited.write_text(text.replace(KEPT_LINE, USERS_LINE + KEPT_LINE, 1))
-    commit_all(project, "the user's edit of a template-owned file")
+    edited.write_text(edited.read_text() + USERS_SERVICE)
+    commit_all(project, "the user's own service in the compose file")
 
 
 def copier_update(project: Path, *options: str) -> subprocess.CompletedProcess[str]:
@@ -107,8 +106,12 @@ def test_with_tags_the_edit_is_carried_to_its_new_place_and_the_suite_is_green(
         assert not (project / old).exists(), old
         assert "<<<<<<<" not in (project / new).read_text(), new
     merged = (project / MOVED[EDITED]).read_text()
-    assert merged.count(USERS_LINE) == 1, merged
-    assert USERS_LINE + KEPT_LINE in merged
+    assert merged.count(USERS_SERVICE) == 1, merged
+    services = subprocess.run(
+        ["docker-compose", "-f", str(project / MOVED[EDITED]), "config", "--services"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert set(services.stdout.split()) == {"postgres", "mailpit"}
     url = native_urls["IT_POSTGRES_URL"]
     try:
         result = run_suite(
@@ -138,4 +141,4 @@ def test_without_tags_the_update_says_where_the_edit_is(tmp_path: Path) -> None:
     assert f"git diff HEAD -- {EDITED}" in said, said
     # Never a silent loss: the edit is where the message says.
     shown = git(project, "diff", "HEAD", "--", EDITED)
-    assert USERS_LINE.strip() in shown
+    assert "mailpit" in shown, shown

@@ -94,7 +94,7 @@ def registered_container(
     name: str, image: str, labels: dict[str, str]
 ) -> DockerContainer:
     """A container of `image` with the registry's settings for `name`: the same
-    environment, command and tmpfs as its service in docker-compose.yml. No wait of
+    environment, command and tmpfs as its service in compose.yaml. No wait of
     its own: see ServiceSpec.make_container."""
     from testcontainers.core.container import DockerContainer
 

@@ -1,4 +1,4 @@
-"""Services from tests/integration/docker-compose.yml, with Compose v2 or v1.
+"""Services from tests/integration/compose.yaml, with Compose v2 or v1.
 
 testcontainers' DockerCompose only speaks `docker compose` (v2); many CI images and
 older machines only have `docker-compose` (v1), so this module drives the CLI itself.
@@ -25,7 +25,7 @@ from ..run_state import SUITE_DIR, checkout_id
 from ..service_spec import ServiceSpec
 from .base import LOG_LINES, Provider, log_tail
 
-COMPOSE_FILE = SUITE_DIR / "docker-compose.yml"
+COMPOSE_FILE = SUITE_DIR / "compose.yaml"
 _QUICK_COMMAND_SECONDS = 60
 # `up` may pull images first; the startup timeout only counts once they run.
 _PULL_SECONDS = 600
