@@ -132,7 +132,7 @@ def _ci_problems(github: Path, gitlab: Path, name: str, entry: dict[str, Any]) -
 
 def _file_problems(suite: Path, name: str, entry: dict[str, Any]) -> list[str]:
     problems = []
-    compose = yaml.safe_load((suite / "docker-compose.yml").read_text())["services"]
+    compose = yaml.safe_load((suite / "compose.yaml").read_text())["services"]
     service = compose.get(name, {})
     if not service.get("healthcheck") or service.get("ports") != [f"127.0.0.1::{entry['port']}"]:
         problems.append(f"{name}: compose service missing, unhealthy or not on 127.0.0.1")

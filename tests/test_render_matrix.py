@@ -26,7 +26,7 @@ ALWAYS = {
     f"{IT}/ruff.toml",
     f"{IT}/README.md",
     f"{IT}/requirements.txt",
-    f"{IT}/docker-compose.yml",
+    f"{IT}/compose.yaml",
     f"{IT}/doctor.py",
     f"{IT}/harness/plugin.py",
 }
@@ -96,7 +96,7 @@ def test_a_project_in_a_subfolder_gets_the_suite_there_and_ci_at_the_root(
 
 def test_compose_file_lists_exactly_the_chosen_services(tmp_path: Path) -> None:
     project = render(tmp_path / "proj", services=["postgres", "mysql", "rabbitmq"])
-    compose = yaml.safe_load((project / IT / "docker-compose.yml").read_text())
+    compose = yaml.safe_load((project / IT / "compose.yaml").read_text())
     assert set(compose["services"]) == {"postgres", "mysql", "rabbitmq"}
     for service in compose["services"].values():
         assert all(port.startswith("127.0.0.1::") for port in service["ports"])

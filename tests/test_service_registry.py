@@ -49,7 +49,7 @@ def test_a_service_missing_from_a_rendered_part_is_reported(
 ) -> None:
     # The compose file forgets the healthcheck, the registry forgets a fixture, and
     # the container's command is written by hand again.
-    compose = broken_copy / SUITE_TEMPLATE / "docker-compose.yml.jinja"
+    compose = broken_copy / SUITE_TEMPLATE / "compose.yaml.jinja"
     compose.write_text(compose.read_text().replace("    healthcheck:", "    x-no-healthcheck:"))
     fixtures = broken_copy / HARNESS / "{% if 'redis' in services %}redis{% endif %}/fixtures.py"
     fixtures.write_text(fixtures.read_text().replace('    "redis_namespace",\n', ""))

@@ -15,7 +15,6 @@ from typing import Any
 import copier
 import pytest
 import yaml
-from copier.errors import UnsafeTemplateError
 from generated_suite import clean_environment, run_suite
 from rendering import (
     REPO_ROOT,
@@ -378,71 +377,8 @@ def test_recopy_renders_everything_again_with_the_same_answers(
     assert (project / IT / "test_my_own.py").exists()  # files the template never had stay
 
 
-COMPOSE_RENAME = {
-    "copier.yml": (
-        "# ---------------------------------------------------------------- Project",
-        '_migrations:\n  - version: "2.0.0"\n    command: "{{ _copier_python }} '
-        "{{ _copier_conf.src_path }}/hooks/carry_edits.py "
-        f'{IT}/docker-compose.yml {IT}/compose.yaml"\n\n'
-        "# ---------------------------------------------------------------- Project",
-    ),
-    f"{SUITE_TEMPLATE}/harness/providers/compose.py": (
-        'SUITE_DIR / "docker-compose.yml"',
-        'SUITE_DIR / "compose.yaml"',
-    ),
-}
-
-
-def rename_compose_file_in_2_0_0(template: Path) -> None:
-    """2.0.0 renames docker-compose.yml to compose.yaml, as the Compose spec prefers."""
-    old = template / f"{SUITE_TEMPLATE}/docker-compose.yml.jinja"
-    old.rename(old.with_name("compose.yaml.jinja"))
-    release(template, "2.0.0", COMPOSE_RENAME)
-
-
-USERS_SERVICE = "  mailpit:\n    image: axllent/mailpit\n"
-
-
-def edit_compose_file(project: Path) -> None:
-    compose = project / IT / "docker-compose.yml"
-    compose.write_text(compose.read_text() + USERS_SERVICE)
-    commit_all(project, "the user's own service in the compose file")
-
-
-def test_a_renamed_file_keeps_the_users_edits(template: Path, tmp_path: Path) -> None:
-    project = render(tmp_path / "shop", src=template, vcs_ref="1.0.0", services=["postgres"])
-    edit_compose_file(project)
-    rename_compose_file_in_2_0_0(template)
-
-    update(project, unsafe=True)  # migrations need --trust
-
-    suite = project / IT
-    assert not (suite / "docker-compose.yml").exists()
-    merged = (suite / "compose.yaml").read_text()
-    assert USERS_SERVICE in merged
-    assert "<<<<<<<" not in merged
-    assert 'SUITE_DIR / "compose.yaml"' in (suite / "harness/providers/compose.py").read_text()
-    config = subprocess.run(
-        ["docker-compose", "-f", str(suite / "compose.yaml"), "config", "--services"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert set(config.stdout.split()) == {"postgres", "mailpit"}
-
-
-def test_without_trust_a_migration_is_refused_and_nothing_changes(
-    template: Path, tmp_path: Path
-) -> None:
-    project = render(tmp_path / "shop", src=template, vcs_ref="1.0.0", services=["postgres"])
-    edit_compose_file(project)
-    rename_compose_file_in_2_0_0(template)
-
-    with pytest.raises(UnsafeTemplateError, match="migrations"):
-        update(project, unsafe=False)
-
-    assert git(project, "status", "--porcelain") == ""
-    assert answers(project)["_commit"] == "1.0.0"
+# A release that moves a file, for real (0.3.0 -> 0.4.0, docker-compose.yml ->
+# compose.yaml): tests/test_update_across_moves.py.
 
 
 def test_copy_needs_no_trust(template: Path, tmp_path: Path) -> None:

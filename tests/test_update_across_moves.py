@@ -142,3 +142,16 @@ def test_without_tags_the_update_says_where_the_edit_is(tmp_path: Path) -> None:
     # Never a silent loss: the edit is where the message says.
     shown = git(project, "diff", "HEAD", "--", EDITED)
     assert "mailpit" in shown, shown
+
+
+def test_without_trust_the_update_is_refused_and_nothing_changes(tmp_path: Path) -> None:
+    template, ref = template_with_releases(tmp_path / "template", tags=True)
+    project = tmp_path / PROJECT
+    copy_and_edit(template, project, ref)
+
+    updated = copier_update(project)
+
+    assert updated.returncode != 0
+    assert "--trust" in updated.stderr, updated.stderr
+    assert git(project, "status", "--porcelain") == ""
+    assert yaml.safe_load((project / ANSWERS_FILE).read_text())["_commit"] == PREVIOUS
