@@ -44,9 +44,8 @@ def server_url(app: FastAPI) -> Iterator[str]:
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]})
     thread.start()
     try:
-        for _ in range(500):
-            if server.started or not thread.is_alive():
-                break
+        deadline = time.monotonic() + 30
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
             time.sleep(0.01)
         assert server.started, "uvicorn did not start"
         yield f"http://127.0.0.1:{port}"
