@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import secrets
 from collections.abc import Iterator, Sequence
 from functools import cache
 from typing import Annotated, Any
@@ -30,10 +31,11 @@ from fastapi import (
     status,
 )
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import create_engine, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..models import (
@@ -51,6 +53,8 @@ PAGE_SIZE_LIMIT = 100
 NO_NUL = r"^[^\x00]*$"
 EMAIL = r"^[^@\s\x00]+@[^@\s\x00]+$"
 DEFAULT_ORIGINS = ("https://app.example.test",)
+# What a 503 asks a client to wait before it tries again.
+RETRY_AFTER_SECONDS = 5
 
 Id = Annotated[int, Path(ge=1, le=MAX_INT)]
 
@@ -226,10 +230,34 @@ def get_order(order_id: Id, user: CurrentUser, session: SessionDep) -> SampleOrd
 
 
 def create_app(
-    *, token_secret: str, cors_origins: Sequence[str] = DEFAULT_ORIGINS
+    *,
+    token_secret: str,
+    cors_origins: Sequence[str] = DEFAULT_ORIGINS,
+    webhook_secret: str | None = None,
 ) -> FastAPI:
-    """A new app: each test gets its own, and with it its own dependency_overrides."""
-    return new_app(router, token_secret=token_secret, cors_origins=cors_origins)
+    """A new app: each test gets its own, and with it its own dependency_overrides.
+
+    Without a `webhook_secret` the app makes up one that no sender knows: webhooks
+    are then refused, never accepted unsigned.
+    """
+    # Imported here: both modules use this one's dependencies (an import cycle).
+    from . import versions, webhooks
+
+    app = new_app(router, token_secret=token_secret, cors_origins=cors_origins)
+    app.state.webhook_secret = webhook_secret or secrets.token_urlsafe(32)
+    app.include_router(versions.router)
+    app.include_router(webhooks.router)
+    # The database is down (or unreachable): a 503 the client may retry, not a 500.
+    app.add_exception_handler(OperationalError, database_unavailable)
+    return app
+
+
+def database_unavailable(_request: Request, _error: Exception) -> JSONResponse:
+    return JSONResponse(
+        {"detail": "database unavailable"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 def new_app(

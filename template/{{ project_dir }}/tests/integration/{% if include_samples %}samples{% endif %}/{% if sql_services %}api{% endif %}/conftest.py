@@ -38,9 +38,17 @@ def token_secret() -> str:
 
 
 @pytest.fixture
-def app(db_sessionmaker: sessionmaker[Session], token_secret: str) -> FastAPI:
+def webhook_secret() -> str:
+    """Shared with the sender of webhooks (the payment provider, in the samples)."""
+    return "test-webhook-secret"
+
+
+@pytest.fixture
+def app(
+    db_sessionmaker: sessionmaker[Session], token_secret: str, webhook_secret: str
+) -> FastAPI:
     """A new app whose requests use the test's sessions, not the app's own database."""
-    app = create_app(token_secret=token_secret)
+    app = create_app(token_secret=token_secret, webhook_secret=webhook_secret)
 
     def session_of_the_test() -> Iterator[Session]:
         # A session per request, as the app's own dependency gives; under rollback
