@@ -92,7 +92,7 @@ def test_ctrl_c_ends_the_run_and_leaves_nothing(
 ) -> None:
     folders = set(run_state_folders(PROJECT))
     env = clean_environment(IT_PROVIDER=provider, **images)
-    with ContainerCensus(list(images.values())) as census:
+    with ContainerCensus(list(images.values()), project=project) as census:
 
         def services_starting() -> bool:
             return bool(our_containers())
