@@ -29,6 +29,7 @@ from server_state import (
     spare_databases,
 )
 from shared_run import MachineHold, once_per_run
+from xdist_groups import GroupsInNodeIds
 
 # One serial group for the fast tests that touch the machine: its servers, its Docker
 # engine (doctor, janitor: they look at containers and run folders of the project
@@ -81,6 +82,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for index, item in enumerate(items):
         first.setdefault(item.path, index)
     items.sort(key=lambda item: (first[item.path], not _is_alone(item)))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(GroupsInNodeIds(), "template-tests-xdist-groups")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
