@@ -76,6 +76,9 @@ CASES = [
 ]
 
 
+# Alone: a bound of seconds from Ctrl-C to the end of the run, which other tests' load
+# stretched (21 s and 31 s with three workers on a loaded 2-core machine).
+@pytest.mark.alone
 @pytest.mark.parametrize(
     ("provider", "phase", "presses"),
     CASES,
