@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import MACHINE_FIXTURES, MACHINE_GROUP, SLOW_GROUP
 from rendering import REPO_ROOT, render, rendered_files, use_render_cache
@@ -84,8 +85,16 @@ def collected_groups(plugins: Path) -> dict[str, Collected]:
     }
 
 
-def test_every_test_on_a_shared_resource_runs_in_a_serial_group(tmp_path: Path) -> None:
-    tests = collected_groups(tmp_path)
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Collected]:
+    """The whole suite, collected once for the tests below (a minute on a busy machine)."""
+    return collected_groups(tmp_path_factory.mktemp("groups"))
+
+
+def test_every_test_on_a_shared_resource_runs_in_a_serial_group(
+    collected: dict[str, Collected],
+) -> None:
+    tests = collected
     assert len(tests) > 100, "the whole suite was collected"
     ungrouped = [
         nodeid for nodeid, test in tests.items()
@@ -106,11 +115,10 @@ def test_every_test_on_a_shared_resource_runs_in_a_serial_group(tmp_path: Path) 
     assert doctor == {MACHINE_GROUP}
 
 
-def test_a_modules_tests_alone_run_before_its_others(tmp_path: Path) -> None:
+def test_a_modules_tests_alone_run_before_its_others(collected: dict[str, Collected]) -> None:
     """One wait for the machine per module, not one per test alone."""
-    tests = collected_groups(tmp_path)
     modules: dict[str, list[bool]] = {}
-    for nodeid, test in tests.items():
+    for nodeid, test in collected.items():
         modules.setdefault(nodeid.split("::")[0], []).append(test.alone)
     faults = modules["tests/test_fault_battery.py"]
     assert True in faults
