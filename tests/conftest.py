@@ -4,9 +4,9 @@ The run is spread over xdist workers (pyproject's addopts). What is made once fo
 whole run (the suites' venvs, renders) lives in a folder the workers share, built by
 the first worker that needs it under a file lock; what is cleaned up once, after the
 last test, is cleaned up by the process that started the workers.
-Tests that share the machine's servers or its Docker engine and look at them from the
-outside (counts of databases, keys, containers) run one at a time, in a group of
-their own per resource: see pytest_collection_modifyitems.
+Slow tests (generated suites, for real) run a module at a time per worker, modules
+beside each other: each counts only what its own project's runs made on the shared
+servers and Docker engine. See pytest_collection_modifyitems.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,18 +28,23 @@ from server_state import (
     run_state_entries,
     spare_databases,
 )
-from shared_run import machine_share, once_per_run
+from shared_run import MachineHold, once_per_run
+from xdist_groups import GroupsInNodeIds
 
-# One serial group for every test that touches the machine: its servers, its Docker
-# engine, a generated suite's run (run-state folders, containers, spare databases).
-# Such tests look at shared state from the outside (databases, keys, queues,
-# containers of an image, run folders) that another of them would change at the same
-# time: they run one after another on one worker, while the other workers take the
-# fast tests (renders, lint, unit tests). Run on three workers, the machine group was
-# seen to break: tests of other groups changed what a test counted.
+# One serial group for the fast tests that touch the machine: its servers, its Docker
+# engine (doctor, janitor: they look at containers and run folders of the project
+# name every render has by default); the other workers take the rest of the fast tier.
 MACHINE_GROUP = "machine"
+# A slow test runs in its module's group: one module's tests one after another on one
+# worker (they share a render, a kept container, a spare database), modules beside
+# each other. Each module runs suites under a project name of its own and counts only
+# what they made: databases named after its project, keys and queues named after its
+# runs (server_state.RunWatch), containers of its checkout (container_census); a test
+# that bounds a run to a few seconds is marked `alone`.
+SLOW_GROUP = "slow:{module}"
 MACHINE_FIXTURES = frozenset({"native_urls", "images", "suite_python", "world_readable_python"})
 _RUN_STATE_BEFORE = pytest.StashKey[set[Path]]()
+_MACHINE_HOLD = pytest.StashKey[MachineHold]()
 _SPARES_BEFORE = "postgres-spares-before"
 _WORLD_READABLE = "world-readable-python"
 
@@ -58,16 +63,29 @@ def _run_root(config: pytest.Config) -> Path:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put each test that touches the machine (marked slow, or asking for one of
-    MACHINE_FIXTURES) in the machine's serial group; first, so that xdist's own hook
-    sees the mark. A test's own xdist_group mark (the generated code's mypy runs)
-    wins."""
+    """Put each slow test in its module's serial group, and each other test that
+    touches the machine (asking for one of MACHINE_FIXTURES) in the machine's; first,
+    so that xdist's own hook sees the mark. A test's own xdist_group mark (the
+    generated code's mypy runs) wins."""
     for item in items:
         if item.get_closest_marker("xdist_group"):
             continue
         fixtures = set(getattr(item, "fixturenames", ()))
-        if item.get_closest_marker("slow") or MACHINE_FIXTURES & fixtures:
+        if item.get_closest_marker("slow"):
+            group = SLOW_GROUP.format(module=item.path.stem)
+            item.add_marker(pytest.mark.xdist_group(group))
+        elif MACHINE_FIXTURES & fixtures:
             item.add_marker(pytest.mark.xdist_group(MACHINE_GROUP))
+    # Within a module, its tests alone first: kept from one to the next, the machine
+    # is waited for once (pytest_runtest_protocol). Stable: the rest keep their order.
+    first: dict[Path, int] = {}
+    for index, item in enumerate(items):
+        first.setdefault(item.path, index)
+    items.sort(key=lambda item: (first[item.path], not _is_alone(item)))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(GroupsInNodeIds(), "template-tests-xdist-groups")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -100,16 +118,30 @@ def run_root(request: pytest.FixtureRequest) -> Path:
     return _run_root(request.config)
 
 
-@pytest.fixture(autouse=True)
-def _machine_shared_or_alone(request: pytest.FixtureRequest, run_root: Path) -> Iterator[None]:
+def _is_alone(item: pytest.Item | None) -> bool:
+    return item is not None and item.get_closest_marker("alone") is not None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
     """A test marked `alone` (a bound of a few seconds on a generated run, which other
-    tests' load would stretch) runs while no other test runs; the others share."""
-    if not _is_xdist_worker(request.config):
-        yield
-        return
-    alone = request.node.get_closest_marker("alone") is not None
-    with machine_share(run_root, alone=alone):
-        yield
+    tests' load would stretch) runs while no other test runs, its fixtures' set-up
+    included; the others share. Tests alone one after another on a worker keep the
+    machine between them: the others wait once, not once per test."""
+    config = item.config
+    if not _is_xdist_worker(config):
+        return (yield)
+    hold = config.stash.setdefault(_MACHINE_HOLD, MachineHold(_run_root(config)))
+    hold.take(alone=_is_alone(item))
+    try:
+        result = yield
+    except BaseException:
+        hold.release()
+        raise
+    hold.let_go(keep_alone=_is_alone(item) and _is_alone(nextitem))
+    return result
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -2,18 +2,44 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import Counter
+from pathlib import Path
 from types import TracebackType
 
 import docker
 
+# What the generated suites put on the containers they start (harness/janitor.py).
+LABEL = "io.github.copier-integration-tests"
+COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
+
+
+def checkout_id(project: Path) -> str:
+    """The id the generated suite of `project` gives its checkout (harness/run_state.py:
+    a hash of its tests/integration folder): on the labels of each container it starts
+    and in the name of each compose project it runs."""
+    suite = (project / "tests" / "integration").resolve()
+    return hashlib.sha256(str(suite).encode()).hexdigest()[:8]
+
+
+def started_by(labels: dict[str, str], checkout: str) -> bool:
+    """Whether a container with these labels was started by the suite of `checkout`
+    (testcontainers: the checkout label; compose: the compose project's name)."""
+    compose_project = labels.get(COMPOSE_PROJECT_LABEL, "").split("-")
+    return labels.get(f"{LABEL}.checkout") == checkout or checkout in compose_project
+
 
 class ContainerCensus:
-    """Polls the engine in a thread; `peak[image]` is the most containers seen at once."""
+    """Polls the engine in a thread; `peak[image]` is the most containers seen at once.
 
-    def __init__(self, images: list[str], interval: float = 0.2) -> None:
+    Only the containers that `project`'s suite started count: other tests run suites
+    with the same images on the same engine at the same time.
+    """
+
+    def __init__(self, images: list[str], *, project: Path, interval: float = 0.2) -> None:
         self.images = images
+        self.checkout = checkout_id(project)
         self.interval = interval
         self.peak: Counter[str] = Counter()
         self._client = docker.from_env()
@@ -25,8 +51,9 @@ class ContainerCensus:
         """Containers per watched image right now, running or not."""
         counts: Counter[str] = Counter()
         for container in self._client.containers.list(all=True, ignore_removed=True):
-            image = container.attrs["Config"]["Image"]
-            if image in self.images:
+            config = container.attrs["Config"]
+            image = config["Image"]
+            if image in self.images and started_by(config.get("Labels") or {}, self.checkout):
                 counts[image] += 1
         return counts
 

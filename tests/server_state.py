@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from types import TracebackType
 from urllib.parse import urlsplit
 
 import psycopg
@@ -184,3 +188,63 @@ def run_state_folders(project: str) -> list[Path]:
         if described.exists() and f'"project": "{project}"' in described.read_text():
             found.append(folder)
     return sorted(found)
+
+
+def _state_root() -> Path:
+    return Path(tempfile.gettempdir()) / f"integration-runs-of-{os.getuid()}"
+
+
+class RunWatch:
+    """The run ids of `project`'s generated-suite runs, noted while they go on.
+
+    A run's names on a shared server (Redis keys `it:<run>:...`, queues and
+    exchanges `it.<run>....`, databases `test_<project>_<run>_...`) carry its run
+    id, and its state folder says which project it is (run.json, written as the run
+    starts, removed as it ends). With a project name of its own, a test counts only
+    what its own runs left, whatever runs beside it on the same servers.
+    """
+
+    def __init__(self, project: str, interval: float = 0.05, root: Path | None = None) -> None:
+        self.project = project
+        self.interval = interval
+        self.root = root or _state_root()
+        self.run_ids: set[str] = set()
+        self._seen: set[str] = set()  # folders whose run.json was read, any project
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def look(self) -> None:
+        for folder in self.root.glob("*"):
+            if folder.name in self._seen:
+                continue
+            try:
+                described = json.loads((folder / "run.json").read_text())
+            except (OSError, ValueError):
+                continue  # not a run folder, or run.json not written yet
+            self._seen.add(folder.name)
+            if described.get("project") == self.project:
+                self.run_ids.add(folder.name)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.look()
+
+    def __enter__(self) -> RunWatch:
+        self.look()
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.look()
+
+    def names_of_runs(self, names: Iterable[str]) -> list[str]:
+        """Those of `names` that carry the run id of one of the watched runs."""
+        assert self.run_ids, f"no run of project {self.project!r} was seen: nothing to check"
+        return sorted(n for n in names if any(run_id in n for run_id in self.run_ids))

@@ -49,3 +49,34 @@ def machine_share(root: Path, *, alone: bool) -> Iterator[None]:
         pass
     with _flock(machine, fcntl.LOCK_SH):
         yield
+
+
+class MachineHold:
+    """One worker's hold on the machine from one test to the next.
+
+    Each test takes the machine shared, or alone; a test alone that is followed by
+    another test alone keeps it for that one, so that a run of them waits once for
+    the tests in progress elsewhere (each wait idles the other workers), not once
+    per test.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._held: contextlib.ExitStack | None = None
+
+    def take(self, *, alone: bool) -> None:
+        if self._held is not None:
+            return  # kept, alone, by the test before
+        held = contextlib.ExitStack()
+        held.enter_context(machine_share(self.root, alone=alone))
+        self._held = held
+
+    def let_go(self, *, keep_alone: bool) -> None:
+        """After a test: keep the machine for the next test when both are alone."""
+        if not keep_alone:
+            self.release()
+
+    def release(self) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None

@@ -13,6 +13,11 @@ from server_state import drop_postgres_databases, postgres_databases
 
 pytestmark = pytest.mark.slow
 
+# A project name of its own: other tests run suites on the same server meanwhile,
+# and these count (and drop) the databases named after it.
+PROJECT = "dbiso"
+PREFIX = f"test_{PROJECT}_"
+
 LEAKING_TEST = """
 from sqlalchemy import Engine, text
 
@@ -119,10 +124,10 @@ def test_seed_rows_survive_earlier_delete_tests(db_session: Session, attempt: in
 
 @pytest.fixture
 def project(tmp_path: Path, native_urls: dict[str, str]) -> Path:
-    # The tests below count the `test_shop_` databases: start from none, even when a run
+    # The tests below count the `test_dbiso_` databases: start from none, even when a run
     # of these tests was killed on this server before it could clean up.
-    drop_postgres_databases(native_urls["IT_POSTGRES_URL"], "test_shop_")
-    return render(tmp_path / "shop", services=["postgres"])
+    drop_postgres_databases(native_urls["IT_POSTGRES_URL"], PREFIX)
+    return render(tmp_path / PROJECT, services=["postgres"])
 
 
 def test_leak_check_names_the_test_and_the_table(
@@ -139,7 +144,7 @@ def test_leak_check_names_the_test_and_the_table(
     assert len(result.passed) >= 20
     # Without IT_KEEP, the template (built from the models) and the workers'
     # databases are dropped at the end, a failed test or not.
-    assert postgres_databases(native_urls["IT_POSTGRES_URL"], "test_shop_") == set()
+    assert postgres_databases(native_urls["IT_POSTGRES_URL"], PREFIX) == set()
 
     unchecked = run_suite(project, pytest_command, "-n", "2", env=env)
     assert "test_leaky::test_leaks_a_row" in unchecked.passed
@@ -167,8 +172,8 @@ def test_alembic_migrations_build_the_template_and_seed_rows_survive_truncate(
     env = clean_environment(IT_POSTGRES_URL=url, PYTHONPATH=str(project))
     result = run_suite(project, [str(suite_python), "-m", "pytest"], "-n", "2", env=env)
     result.assert_all_passed(at_least=24)
-    assert re.search(r"postgres: built test_shop_[0-9a-f]{12}_tpl_", result.output)
-    assert postgres_databases(url, "test_shop_") == set()
+    assert re.search(rf"postgres: built {PREFIX}[0-9a-f]{{12}}_tpl_", result.output)
+    assert postgres_databases(url, PREFIX) == set()
 
 
 def test_kept_template_is_reused_until_the_schema_changes(
@@ -182,13 +187,13 @@ def test_kept_template_is_reused_until_the_schema_changes(
     try:
         first = run_suite(project, pytest_command, env=env)
         first.assert_all_passed(at_least=15)
-        [template] = postgres_databases(url, "test_shop_tpl_")
+        [template] = postgres_databases(url, f"{PREFIX}tpl_")
         assert f"postgres: built {template}" in first.output
 
         second = run_suite(project, pytest_command, env=env)
         second.assert_all_passed(at_least=15)
         # The worker's database was kept too: the next run takes it as it is.
-        assert "postgres: reused test_shop_keep_" in second.output
+        assert f"postgres: reused {PREFIX}keep_" in second.output
 
         # A new column changes the fingerprint: a new template is built.
         models = project / "tests/integration/samples/models.py"
@@ -202,9 +207,9 @@ def test_kept_template_is_reused_until_the_schema_changes(
         commit_all(project, "a new column")
         third = run_suite(project, pytest_command, env=env)
         third.assert_all_passed(at_least=15)
-        templates = postgres_databases(url, "test_shop_tpl_")
+        templates = postgres_databases(url, f"{PREFIX}tpl_")
         assert len(templates) == 2
         [new] = templates - {template}
         assert f"postgres: built {new}" in third.output
     finally:
-        drop_postgres_databases(url, "test_shop_")
+        drop_postgres_databases(url, PREFIX)

@@ -34,6 +34,7 @@ from fault_suite import (
 )
 from rendering import ALL_SERVICES, render
 from server_state import (
+    RunWatch,
     drop_mysql_databases,
     drop_postgres_databases,
     mysql_databases,
@@ -106,16 +107,19 @@ def async_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(autouse=True)
 def leaves_nothing(native_urls: dict[str, str]) -> Iterator[None]:
-    """No database, key, queue, exchange or state folder of this project remains."""
+    """No database, key, queue, exchange or state folder of this project remains.
+
+    Keys, queues and exchanges are named after a run, not a project: only those of
+    this test's runs count (RunWatch), not those of other tests' runs meanwhile."""
     drop_postgres_databases(native_urls["IT_POSTGRES_URL"], PREFIX)
     drop_mysql_databases(native_urls["IT_MYSQL_URL"], PREFIX)
-    keys, objects = redis_keys(native_urls["IT_REDIS_URL"]), rabbitmq_objects()
     folders = set(run_state_folders(PROJECT))
-    yield
+    with RunWatch(PROJECT) as runs:
+        yield
     assert postgres_databases(native_urls["IT_POSTGRES_URL"], PREFIX) == set()
     assert mysql_databases(native_urls["IT_MYSQL_URL"], PREFIX) == set()
-    assert redis_keys(native_urls["IT_REDIS_URL"]) == keys
-    assert rabbitmq_objects() == objects
+    assert runs.names_of_runs(redis_keys(native_urls["IT_REDIS_URL"])) == []
+    assert runs.names_of_runs(rabbitmq_objects()) == []
     assert set(run_state_folders(PROJECT)) <= folders
 
 

@@ -16,9 +16,13 @@ from pathlib import Path
 import pytest
 from generated_suite import clean_environment, run_suite
 from rendering import ALL_SERVICES, render
-from server_state import rabbitmq_objects, redis_keys
+from server_state import RunWatch, rabbitmq_objects, redis_keys
 
 pytestmark = pytest.mark.slow
+
+# A project name of its own: its runs are told apart from the runs that other tests
+# make on the same servers meanwhile (RunWatch), and only their names are counted.
+PROJECT = "allsvc"
 
 # Generated tests when all services and samples are rendered, sync only and with async.
 AT_LEAST = {False: 55, True: 75}
@@ -50,7 +54,7 @@ def async_tests(request: pytest.FixtureRequest) -> bool:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, async_tests: bool) -> Path:
     return render(
-        tmp_path_factory.mktemp("all") / "shop", services=ALL_SERVICES, async_tests=async_tests
+        tmp_path_factory.mktemp("all") / PROJECT, services=ALL_SERVICES, async_tests=async_tests
     )
 
 
@@ -58,20 +62,19 @@ def test_external_services_pass_and_are_left_clean(
     project: Path, suite_python: Path, native_urls: dict[str, str], async_tests: bool
 ) -> None:
     env = clean_environment(**native_urls)
-    # Compared with what was there before: a killed earlier run may have left some.
-    keys_before = redis_keys(native_urls["IT_REDIS_URL"])
-    objects_before = rabbitmq_objects()
     # The async run is also the first of the random orders (see below); the sync
     # render's tests run in file order here and, with the async ones, in containers.
     order = ("-p", "randomly", f"--randomly-seed={SEEDS[0]}") if async_tests else ()
-    result = run_suite(project, [str(suite_python), "-m", "pytest"], "-n", "2", *order, env=env)
+    with RunWatch(PROJECT) as run:
+        result = run_suite(project, [str(suite_python), "-m", "pytest"], "-n", "2", *order, env=env)
     result.assert_all_passed(at_least=AT_LEAST[async_tests])
     if async_tests:
         assert f"Using --randomly-seed={SEEDS[0]}" in result.output
     for service in ("postgres", "redis", "rabbitmq"):
         assert re.search(rf"^{service}\s+external\s", result.output, re.M), service
-    assert redis_keys(native_urls["IT_REDIS_URL"]) == keys_before
-    assert rabbitmq_objects() == objects_before
+    # Nothing named after this run is left (the names of runs beside it are theirs).
+    assert run.names_of_runs(redis_keys(native_urls["IT_REDIS_URL"])) == []
+    assert run.names_of_runs(rabbitmq_objects()) == []
 
 
 # The async render holds every test of the sync one (the same files, plus async ones):

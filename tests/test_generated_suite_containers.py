@@ -17,10 +17,13 @@ from rendering import render
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
 
+# A project name of its own: the networks it looks for are named after it.
+PROJECT = "ctr"
+
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return render(tmp_path_factory.mktemp("ctr") / "shop", services=["postgres"])
+    return render(tmp_path_factory.mktemp("ctr") / PROJECT, services=["postgres"])
 
 
 def run_counting_containers(
@@ -28,7 +31,7 @@ def run_counting_containers(
 ) -> SuiteResult:
     """Run the suite: exactly one container while it lasts, none after it."""
     provider, image = env["IT_PROVIDER"], env["IT_POSTGRES_IMAGE"]
-    with ContainerCensus([image]) as census:
+    with ContainerCensus([image], project=project) as census:
         assert census.count()[image] == 0, "a container of an earlier run is left"
         pytest_command = [str(suite_python), "-m", "pytest"]
         result = run_suite(project, pytest_command, *args, env=env, cache=cache)
@@ -36,7 +39,7 @@ def run_counting_containers(
     assert f"postgres  {provider}" in result.output
     assert census.peak[image] == 1
     assert census.count()[image] == 0
-    assert census.new_networks("it-shop-") == []
+    assert census.new_networks(f"it-{PROJECT}-") == []
     return result
 
 

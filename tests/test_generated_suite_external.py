@@ -13,10 +13,15 @@ from server_state import postgres_databases
 
 pytestmark = pytest.mark.slow
 
+# A project name of its own: other tests run suites on the same server meanwhile,
+# and these count the databases named after it.
+PROJECT = "external"
+PREFIX = f"test_{PROJECT}_"
+
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return render(tmp_path_factory.mktemp("ext") / "shop", services=["postgres"])
+    return render(tmp_path_factory.mktemp("ext") / PROJECT, services=["postgres"])
 
 
 def test_suite_passes_and_leaves_nothing_behind(
@@ -24,12 +29,12 @@ def test_suite_passes_and_leaves_nothing_behind(
 ) -> None:
     # Serially here; under xdist (-n 2) with the documented command, below.
     url = native_urls["IT_POSTGRES_URL"]
-    before = postgres_databases(url, "test_shop_")
+    before = postgres_databases(url, PREFIX)
     env = clean_environment(IT_POSTGRES_URL=url)
     result = run_suite(project, [str(suite_python), "-m", "pytest"], env=env)
     result.assert_all_passed(at_least=15)
     assert "postgres  external" in result.output  # the run summary
-    assert postgres_databases(url, "test_shop_") == before
+    assert postgres_databases(url, PREFIX) == before
 
 
 def test_the_command_from_the_message_after_copy_runs_the_suite_under_xdist(
@@ -41,12 +46,12 @@ def test_the_command_from_the_message_after_copy_runs_the_suite_under_xdist(
     command = line.replace("{{ cd_command }}", "").split()
     assert command[:2] == ["uv", "run"]
     url = native_urls["IT_POSTGRES_URL"]
-    before = postgres_databases(url, "test_shop_")
+    before = postgres_databases(url, PREFIX)
     env = clean_environment(IT_POSTGRES_URL=url)
     result = run_suite(project, [uv_executable(), *command[1:-1]], "-n", "2", env=env)
     result.assert_all_passed(at_least=15)
     assert "postgres  external" in result.output
-    assert postgres_databases(url, "test_shop_") == before
+    assert postgres_databases(url, PREFIX) == before
 
 
 def test_unreachable_url_fails_with_one_clear_message(project: Path, suite_python: Path) -> None:

@@ -113,7 +113,7 @@ def test_container_that_cannot_start_says_why_and_is_removed(
 ) -> None:
     # A Redis image posing as PostgreSQL: there is no `postgres` command in it.
     impostor = images["IT_REDIS_IMAGE"]
-    with ContainerCensus([impostor]) as census:
+    with ContainerCensus([impostor], project=project) as census:
         result = run(project, suite_python, IT_PROVIDER=provider, IT_POSTGRES_IMAGE=impostor)
     assert result.returncode == 1
     assert '"postgres": executable file not found' in result.output
@@ -153,7 +153,7 @@ def test_container_that_exits_while_starting_is_reported_at_once(
 ) -> None:
     # Were the exit not noticed, the run would wait out the startup timeout and say
     # "did not become ready".
-    with ContainerCensus([dying_image]) as census:
+    with ContainerCensus([dying_image], project=project) as census:
         result = run(
             project,
             suite_python,
@@ -173,7 +173,7 @@ def test_container_that_exits_while_starting_is_reported_at_once(
 def test_service_that_never_answers_times_out_with_its_logs_and_is_removed(
     project: Path, suite_python: Path, silent_image: str, provider: str
 ) -> None:
-    with ContainerCensus([silent_image]) as census:
+    with ContainerCensus([silent_image], project=project) as census:
         result = run(
             project,
             suite_python,

@@ -5,16 +5,20 @@ render of the working tree is made once per answers and folder name."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import yaml
-from conftest import MACHINE_FIXTURES, MACHINE_GROUP
+from conftest import MACHINE_FIXTURES, MACHINE_GROUP, SLOW_GROUP
 from rendering import REPO_ROOT, render, rendered_files, use_render_cache
+from shared_run import MachineHold
 
 ANSWERS_FILE = ".copier-answers.integration-tests.yml"
 # Several processes ask at once; each records that it asked, the build that it ran.
@@ -37,7 +41,8 @@ print(once_per_run(root, "thing", build))
 """
 
 
-# Reports, for every test the template's suite collects, its fixtures and groups.
+# Reports, for every test the template's suite collects, in the order it runs them:
+# its fixtures, its groups, whether it is slow and alone.
 GROUPS_REPORT = """
 import json
 
@@ -46,14 +51,24 @@ def pytest_collection_finish(session):
         item.nodeid: [
             sorted(getattr(item, "fixturenames", ())),
             [str(mark.args[0]) for mark in item.iter_markers("xdist_group")],
+            item.get_closest_marker("slow") is not None,
+            item.get_closest_marker("alone") is not None,
         ]
         for item in session.items
     }))
 """
 
 
-def collected_groups(plugins: Path) -> dict[str, tuple[set[str], list[str]]]:
-    """Each test of this suite: (its fixtures, its xdist groups), as collected."""
+@dataclass(frozen=True)
+class Collected:
+    fixtures: set[str]
+    groups: list[str]
+    slow: bool
+    alone: bool
+
+
+def collected_groups(plugins: Path) -> dict[str, Collected]:
+    """Each test of this suite, in the order it runs them, as collected."""
     (plugins / "groups_report.py").write_text(GROUPS_REPORT)
     collected = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0",
@@ -64,19 +79,52 @@ def collected_groups(plugins: Path) -> dict[str, tuple[set[str], list[str]]]:
     line = next((x for x in collected.stdout.splitlines() if x.startswith("GROUPS ")), None)
     assert line is not None, collected.stdout[-3000:] + collected.stderr[-3000:]
     report = json.loads(line.removeprefix("GROUPS "))
-    return {nodeid: (set(fixtures), groups) for nodeid, (fixtures, groups) in report.items()}
+    return {
+        nodeid: Collected(set(fixtures), groups, slow, alone)
+        for nodeid, (fixtures, groups, slow, alone) in report.items()
+    }
 
 
-def test_every_test_on_a_shared_resource_runs_in_a_serial_group(tmp_path: Path) -> None:
-    tests = collected_groups(tmp_path)
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Collected]:
+    """The whole suite, collected once for the tests below (a minute on a busy machine)."""
+    return collected_groups(tmp_path_factory.mktemp("groups"))
+
+
+def test_every_test_on_a_shared_resource_runs_in_a_serial_group(
+    collected: dict[str, Collected],
+) -> None:
+    tests = collected
     assert len(tests) > 100, "the whole suite was collected"
     ungrouped = [
-        nodeid for nodeid, (fixtures, groups) in tests.items()
-        if MACHINE_FIXTURES & fixtures and not groups
+        nodeid for nodeid, test in tests.items()
+        if (test.slow or MACHINE_FIXTURES & test.fixtures) and not test.groups
     ]  # fmt: skip
     assert ungrouped == []
-    faults = {groups[0] for nodeid, (_, groups) in tests.items() if "fault_battery" in nodeid}
-    assert faults == {MACHINE_GROUP}
+    # A slow module's tests one after another (its group), the modules beside each other.
+    for nodeid, test in tests.items():
+        if test.slow:
+            module = nodeid.split("::")[0].removeprefix("tests/").removesuffix(".py")
+            assert test.groups == [SLOW_GROUP.format(module=module)], nodeid
+    # A fast test on the machine (doctor.py's, the janitor's) in the machine's group.
+    doctor = {
+        test.groups[0]
+        for nodeid, test in tests.items()
+        if "test_doctor" in nodeid and MACHINE_FIXTURES & test.fixtures
+    }
+    assert doctor == {MACHINE_GROUP}
+
+
+def test_a_modules_tests_alone_run_before_its_others(collected: dict[str, Collected]) -> None:
+    """One wait for the machine per module, not one per test alone."""
+    modules: dict[str, list[bool]] = {}
+    for nodeid, test in collected.items():
+        modules.setdefault(nodeid.split("::")[0], []).append(test.alone)
+    faults = modules["tests/test_fault_battery.py"]
+    assert True in faults
+    assert False in faults
+    for module, alone in modules.items():
+        assert alone == sorted(alone, reverse=True), module
 
 
 def test_a_build_asked_for_by_several_processes_at_once_runs_once(tmp_path: Path) -> None:
@@ -188,3 +236,28 @@ def test_a_test_alone_runs_while_no_other_test_runs(tmp_path: Path) -> None:
     at = events(log)
     assert at["alone", "held"] >= max(at["first-1", "let-go"], at["first-2", "let-go"])
     assert at["alone", "let-go"] <= min(at["later-1", "held"], at["later-2", "held"])
+
+
+def shared_hold_possible(root: Path) -> bool:
+    """Whether another test could take the machine shared now (a lock of its own)."""
+    with (root / "machine.lock").open("a") as other:
+        try:
+            fcntl.flock(other, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(other, fcntl.LOCK_UN)
+        return True
+
+
+def test_tests_alone_one_after_another_keep_the_machine_between_them(tmp_path: Path) -> None:
+    hold = MachineHold(tmp_path)
+    hold.take(alone=True)
+    assert not shared_hold_possible(tmp_path)
+    hold.let_go(keep_alone=True)  # the next test is alone too
+    assert not shared_hold_possible(tmp_path)  # nobody slips in between
+    hold.take(alone=True)
+    hold.let_go(keep_alone=False)  # the last of them
+    assert shared_hold_possible(tmp_path)
+    hold.take(alone=False)
+    assert shared_hold_possible(tmp_path)  # shared with the others
+    hold.let_go(keep_alone=False)

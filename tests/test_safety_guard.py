@@ -20,10 +20,15 @@ from tcp_forwarder import TcpForwarder, non_loopback_address
 
 pytestmark = pytest.mark.slow
 
+# A project name of its own: other tests run suites on the same server meanwhile,
+# and these count the databases named after it.
+PROJECT = "safety"
+PREFIX = f"test_{PROJECT}_"
+
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return render(tmp_path_factory.mktemp("safety") / "shop", services=["postgres"])
+    return render(tmp_path_factory.mktemp("safety") / PROJECT, services=["postgres"])
 
 
 @pytest.fixture
@@ -38,26 +43,26 @@ def remote_url(native_urls: dict[str, str]) -> Iterator[str]:
 def test_a_server_on_another_host_is_refused_with_the_override_named(
     project: Path, suite_python: Path, remote_url: str, native_urls: dict[str, str]
 ) -> None:
-    before = postgres_databases(native_urls["IT_POSTGRES_URL"], "test_shop_")
+    before = postgres_databases(native_urls["IT_POSTGRES_URL"], PREFIX)
     env = clean_environment(IT_POSTGRES_URL=remote_url)
     result = run_suite(project, [str(suite_python), "-m", "pytest"], env=env)
     host = urlsplit(remote_url).hostname
     assert result.returncode == 1
     assert f"Refusing to create or drop databases on {host}" in result.output
     assert f"set IT_TRUSTED_HOSTS={host}" in result.output
-    assert postgres_databases(native_urls["IT_POSTGRES_URL"], "test_shop_") == before
+    assert postgres_databases(native_urls["IT_POSTGRES_URL"], PREFIX) == before
 
 
 def test_a_host_declared_trusted_is_used(
     project: Path, suite_python: Path, remote_url: str, native_urls: dict[str, str]
 ) -> None:
-    before = postgres_databases(native_urls["IT_POSTGRES_URL"], "test_shop_")
+    before = postgres_databases(native_urls["IT_POSTGRES_URL"], PREFIX)
     env = clean_environment(
         IT_POSTGRES_URL=remote_url, IT_TRUSTED_HOSTS=urlsplit(remote_url).hostname or ""
     )
     result = run_suite(project, [str(suite_python), "-m", "pytest"], "-n", "2", env=env)
     result.assert_all_passed(at_least=15)
-    assert postgres_databases(native_urls["IT_POSTGRES_URL"], "test_shop_") == before
+    assert postgres_databases(native_urls["IT_POSTGRES_URL"], PREFIX) == before
 
 
 @pytest.fixture

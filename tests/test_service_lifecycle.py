@@ -17,6 +17,10 @@ from rendering import ALL_SERVICES, render
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
 
+# A project name of its own: remove_kept removes this project's containers, and
+# other tests run suites on the same engine meanwhile.
+PROJECT = "life"
+
 
 FAILS_ON_PURPOSE = """
 def test_fails_on_purpose(db_session: object) -> None:
@@ -26,7 +30,7 @@ def test_fails_on_purpose(db_session: object) -> None:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return render(tmp_path_factory.mktemp("life") / "shop", services=ALL_SERVICES)
+    return render(tmp_path_factory.mktemp("life") / PROJECT, services=ALL_SERVICES)
 
 
 @pytest.fixture
@@ -36,12 +40,12 @@ def remove_kept() -> Iterator[None]:
     client = docker.from_env()
     for container in client.containers.list(all=True):
         labels = container.labels
-        if labels.get("io.github.copier-integration-tests.project") == "shop" or labels.get(
+        if labels.get("io.github.copier-integration-tests.project") == PROJECT or labels.get(
             "com.docker.compose.project", ""
-        ).startswith("it-shop-"):
+        ).startswith(f"it-{PROJECT}-"):
             container.remove(force=True, v=True)
     for network in client.networks.list():
-        if (network.name or "").startswith("it-shop-"):
+        if (network.name or "").startswith(f"it-{PROJECT}-"):
             network.remove()
 
 
@@ -58,7 +62,7 @@ def test_kept_services_are_reused_by_the_next_run(
     first.assert_all_passed(at_least=15)
     assert "kept for the next run; to remove:" in first.output
 
-    with ContainerCensus([image]) as census:
+    with ContainerCensus([image], project=project) as census:
         assert census.count()[image] == 1  # still running after the first run
         second = run_suite(project, pytest_command, "-m", "postgres", "-n", "2", env=env)
     second.assert_all_passed(at_least=15)
@@ -107,10 +111,10 @@ def test_a_recorded_kept_container_is_found_without_the_docker_sdk(
     # and the next run starts a container as if there were none.
     client = docker.from_env()
     for container in client.containers.list(
-        all=True, filters={"label": "io.github.copier-integration-tests.project=shop"}
+        all=True, filters={"label": f"io.github.copier-integration-tests.project={PROJECT}"}
     ):
         container.remove(force=True, v=True)
-    with ContainerCensus([images["IT_POSTGRES_IMAGE"]]) as census:
+    with ContainerCensus([images["IT_POSTGRES_IMAGE"]], project=project) as census:
         third = run_suite(project, pytest_command, "-m", "postgres", env=env)
     third.assert_all_passed(at_least=15)
     assert census.peak[images["IT_POSTGRES_IMAGE"]] == 1
@@ -128,7 +132,7 @@ def test_failing_test_and_a_service_that_cannot_start_leave_nothing(
         IT_PROVIDER=provider, **{**images, "IT_RABBITMQ_IMAGE": "registry.invalid/rabbitmq:0"}
     )
     try:
-        with ContainerCensus(list(images.values())) as census:
+        with ContainerCensus(list(images.values()), project=project) as census:
             result = run_suite(project, [str(suite_python), "-m", "pytest"], "-n", "2", env=env)
     finally:
         failing.unlink()
