@@ -106,9 +106,7 @@ def carry(old: str, new: str) -> int:
 
 
 def _similarity(first: str, second: str) -> float:
-    lines = difflib.SequenceMatcher(
-        None, first.splitlines(), second.splitlines(), autojunk=False
-    )
+    lines = difflib.SequenceMatcher(None, first.splitlines(), second.splitlines(), autojunk=False)
     return lines.ratio()
 
 
