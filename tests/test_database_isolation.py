@@ -19,13 +19,20 @@ PROJECT = "dbiso"
 PREFIX = f"test_{PROJECT}_"
 
 LEAKING_TEST = """
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 
 def test_leaks_a_row(db_engine: Engine) -> None:
-    # Commits on a connection of its own: the rollback isolation cannot undo it.
-    with db_engine.begin() as connection:
-        connection.execute(text("INSERT INTO sample_users (email) VALUES ('leak@e.test')"))
+    # Commits through the driver on a connection of its own, below SQLAlchemy (whose
+    # writes from another connection are refused under rollback): the rollback
+    # isolation cannot undo it.
+    connection = db_engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute("INSERT INTO sample_users (email) VALUES ('leak@e.test')")
+        connection.commit()
+    finally:
+        connection.close()
 """
 
 ALEMBIC_ENV = """
@@ -64,17 +71,14 @@ from tests.integration.samples.models import SampleBase
 
 revision = "0001"
 down_revision = None
-TABLES = ("sample_users", "sample_orders")
 
 
 def upgrade() -> None:
-    tables = [SampleBase.metadata.tables[name] for name in TABLES]
-    SampleBase.metadata.create_all(op.get_bind(), tables=tables)
+    SampleBase.metadata.create_all(op.get_bind())
 
 
 def downgrade() -> None:
-    for name in reversed(TABLES):
-        op.drop_table(name)
+    SampleBase.metadata.drop_all(op.get_bind())
 '''
 
 SEED_MIGRATION = '''

@@ -57,6 +57,9 @@ class EarlyStarts:
 
     def after_collection(self, needed: Sequence[str]) -> None:
         """What the collected tests need (waiting for an early start's locks)."""
+        # Their clients first: nothing holds MAIN_THREAD_IMPORTS any more, and the
+        # start's thread must not import them itself (concurrency.py).
+        import_clients(needed)
         self._start(needed)
 
     def _start(self, names: Sequence[str], note: str = "") -> None:
@@ -76,8 +79,9 @@ class EarlyStarts:
             # spare: it then waits for the service.
             load_sdk()
         self.threads.append(start_thread(start, name="start"))
-        # While the thread creates containers; it probes once they are imported
-        # (`register` holds MAIN_THREAD_IMPORTS until the fixture modules are too).
+        # Before collection: while the thread creates containers; it probes once they
+        # are imported (`register` holds MAIN_THREAD_IMPORTS until the fixture
+        # modules are too). After it, they are imported already: nothing to do.
         import_clients(names)
 
     def finish(self) -> None:
