@@ -90,3 +90,9 @@ class ExitWatch:
             return ""
         code = container.attrs.get("State", {}).get("ExitCode")
         return f"its container {container.status} (exit code {code}) before answering"
+
+    def at_once(self) -> str:
+        """The same, asking Docker now: a step that failed (`compose port` of a
+        container that has exited) may have failed because the container is gone."""
+        self._next_check = 0.0
+        return self()

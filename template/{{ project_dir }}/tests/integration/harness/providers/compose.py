@@ -20,7 +20,7 @@ from typing import Any
 from .. import answers
 from ..docker_engine import ExitWatch, docker_client, docker_problem
 from ..endpoints import ServiceEndpoint
-from ..errors import Cause
+from ..errors import Cause, ServiceExitedError
 from ..run_state import SUITE_DIR, checkout_id
 from ..service_spec import ServiceSpec
 from .base import LOG_LINES, Provider, log_tail
@@ -136,14 +136,15 @@ class ComposeProvider(Provider):
     def _await(
         self, project: str, spec: ServiceSpec, started: float
     ) -> ServiceEndpoint:
+        exited = ExitWatch(lambda: _service_container(project, spec))
         try:
-            url = self._published_url(project, spec)
+            url = self._published_url(project, spec, exited)
             self.wait_ready(
                 spec,
                 url,
                 timeout=self.settings.startup_timeout,
                 just_started=True,
-                exited=ExitWatch(lambda: _service_container(project, spec)),
+                exited=exited,
             )
         except Exception as exc:  # noqa: BLE001 - reported with the service's log tail
             logs = self._compose(
@@ -165,13 +166,19 @@ class ComposeProvider(Provider):
             return None
         return self.kept_if_answering(spec, url)
 
-    def _published_url(self, project: str, spec: ServiceSpec) -> str:
+    def _published_url(
+        self, project: str, spec: ServiceSpec, exited: ExitWatch | None = None
+    ) -> str:
         result = self._compose(project, "port", spec.name, str(spec.port))
         address = (
             result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
         )
         host, _, port = address.rpartition(":")
         if result.returncode != 0 or not port.isdigit():
+            # A container that already exited publishes no port: say that instead.
+            gone = exited.at_once() if exited is not None else ""
+            if gone:
+                raise ServiceExitedError(f"{spec.name}: {gone}")
             raise RuntimeError(
                 f"`compose port {spec.name} {spec.port}` said {address!r}"
             )
