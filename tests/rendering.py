@@ -24,6 +24,13 @@ def git(cwd: Path, *args: str) -> str:
     ).stdout
 
 
+def write_files(root: Path, files: dict[str, str]) -> None:
+    """Write each `files` entry (a path relative to `root`: its text), folders too."""
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
 def init_repository(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     git(path, "init", "-q", "-b", "main")

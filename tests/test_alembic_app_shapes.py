@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from generated_suite import SuiteResult, clean_environment, run_suite
-from rendering import commit_all, git, render
+from rendering import commit_all, git, render, write_files
 from server_state import drop_postgres_databases, postgres_databases
 
 pytestmark = pytest.mark.slow
@@ -162,9 +162,7 @@ def write_app(project: Path) -> None:
         "backend/migrations/versions/b2_index.py": CONCURRENT_INDEX,
         "tests/integration/test_accounts.py": ACCOUNTS_TEST,
     }
-    for name, text in files.items():
-        (project / name).parent.mkdir(parents=True, exist_ok=True)
-        (project / name).write_text(text)
+    write_files(project, files)
     schema = project / "tests/integration/schema.py"
     text = schema.read_text().replace(
         "ALEMBIC_INI: Path | None = None",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from generated_suite import SuiteResult, clean_environment, run_suite
-from rendering import commit_all, git, render
+from rendering import commit_all, git, render, write_files
 from server_state import (
     drop_mysql_databases,
     drop_postgres_databases,
@@ -170,9 +170,7 @@ def write_app(project: Path) -> None:
         "migrations/extra/b2_plan.py": SECOND,
         "tests/integration/test_accounts.py": ACCOUNTS_TEST,
     }
-    for name, text in files.items():
-        (project / name).parent.mkdir(parents=True, exist_ok=True)
-        (project / name).write_text(text)
+    write_files(project, files)
     schema = project / "tests/integration/schema.py"
     schema.write_text(
         schema.read_text().replace(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from generated_suite import clean_environment, run_suite, uv_executable
-from rendering import commit_all, render
+from rendering import commit_all, render, write_files
 from server_state import drop_postgres_databases, postgres_databases
 
 pytestmark = pytest.mark.slow
@@ -233,9 +233,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, native_urls: dict[str, str
         "tests/integration/test_litestar_app.py": LITESTAR_TESTS,
         "tests/integration/test_flask_app.py": FLASK_TESTS,
     }
-    for name, text in files.items():
-        (project / name).parent.mkdir(parents=True, exist_ok=True)
-        (project / name).write_text(text)
+    write_files(project, files)
     schema = project / "tests/integration/schema.py"
     metadata = "    from notes_app.models import Base\n\n    return [Base.metadata]"
     schema.write_text(schema.read_text().replace("    return []", metadata))
