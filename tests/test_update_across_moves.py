@@ -155,3 +155,26 @@ def test_without_trust_the_update_is_refused_and_nothing_changes(tmp_path: Path)
     assert "--trust" in updated.stderr, updated.stderr
     assert git(project, "status", "--porcelain") == ""
     assert yaml.safe_load((project / ANSWERS_FILE).read_text())["_commit"] == PREVIOUS
+
+
+def test_an_edit_of_the_folded_module_is_kept_beside_its_new_home(tmp_path: Path) -> None:
+    """sql/layers.py was rewritten into sql/fixtures.py, not moved: a 3-way merge would
+    mark the whole file as one conflict, so the user's version is kept beside it."""
+    template, ref = template_with_releases(tmp_path / "template", tags=True)
+    project = tmp_path / PROJECT
+    render(project, src=template, vcs_ref=ref, services=["postgres"], project_name=PROJECT)
+    layers, fixtures = f"{IT}/harness/sql/layers.py", MOVED[f"{IT}/harness/sql/layers.py"]
+    note = "# the user's tweak of the layers\n"
+    (project / layers).write_text((project / layers).read_text() + note)
+    commit_all(project, "the user's edit of a module 0.4.0 folds into another")
+
+    updated = copier_update(project, "--trust")
+
+    assert updated.returncode == 0, updated.stderr
+    assert not (project / layers).exists()
+    assert (project / f"{layers}.yours").read_text().endswith(note)
+    assert note not in (project / fixtures).read_text()
+    assert "<<<<<<<" not in (project / fixtures).read_text()
+    said = updated.stdout + updated.stderr
+    assert f"{layers} was folded into {fixtures}" in said, said
+    assert f"your version is kept as {layers}.yours" in said, said
